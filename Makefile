@@ -1,0 +1,25 @@
+# dubclr: `make demo` runs the main job on the bundled synthetic corpus, `make test` the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= runs/demo
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@PYTHONUNBUFFERED=1 bash scripts/demo.sh $(DEMO_DIR)
+
+test: setup
+	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: setup
+	@$(VENV)/bin/ruff check src tests benchmarks
+
+bench: setup
+	@$(PY) benchmarks/bench_models.py && $(PY) benchmarks/bench_loader.py
+
+clean:
+	rm -rf runs .pytest_cache

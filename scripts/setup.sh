@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Idempotent environment set-up for dubclr.
+#
+# 1. create .venv if it is missing (DUBCLR_SYSTEM_SITE=1 lets it see a system torch, e.g. on
+#    a GPU image that already ships a CUDA build);
+# 2. keep an installed torch >= 2.4, else install the pinned CPU-or-CUDA build torch==2.13.0;
+# 3. install dubclr with its dev extras under a constraint that holds torch at the version now
+#    installed, so no dependency can pull another torch (and gigabytes of CUDA wheels).
+# A stamp file makes a second run take a second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_PIN=${TORCH_PIN:-2.13.0}
+STAMP="$VENV/.dubclr-installed"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  if [ "${DUBCLR_SYSTEM_SITE:-0}" = 1 ]; then
+    "$PYTHON" -m venv --system-site-packages "$VENV"
+  else
+    "$PYTHON" -m venv "$VENV"
+  fi
+fi
+PY="$VENV/bin/python"
+
+# Fast path: nothing changed since the last successful install.
+if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/setup.sh ]; then
+  exit 0
+fi
+
+torch_ok=$("$PY" - <<'PY'
+try:
+    import torch
+    major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
+    print("yes" if (major, minor) >= (2, 4) else "no")
+except Exception:
+    print("no")
+PY
+)
+if [ "$torch_ok" != yes ]; then
+  echo "[setup] installing torch==$TORCH_PIN"
+  "$PY" -m pip install --disable-pip-version-check -q "torch==$TORCH_PIN"
+fi
+TORCH_VERSION=$("$PY" -c "import torch; print(torch.__version__)")
+CONSTRAINTS="$VENV/constraints.txt"
+echo "torch==$TORCH_VERSION" > "$CONSTRAINTS"
+echo "[setup] installing dubclr[dev] with torch held at $TORCH_VERSION"
+"$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" -e ".[dev]" 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
+"$PY" -c "import dubclr, torch; assert torch.__version__ == '$TORCH_VERSION', torch.__version__"
+touch "$STAMP"
+echo "[setup] ready: $VENV (torch $TORCH_VERSION)"

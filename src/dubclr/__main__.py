@@ -1,0 +1,5 @@
+import sys
+
+from dubclr.cli import main
+
+sys.exit(main())
