@@ -1,0 +1,69 @@
+"""SeamlessM4T through transformers: text translation, text-to-speech and speech-to-speech
+translation (the paper's step 3). Output speech is 16 kHz."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from dubclr.counterfactual.audio import resample
+from dubclr.counterfactual.backends.hub import require_hf_model
+from dubclr.counterfactual.languages import seamless_code
+
+
+def require(repo: str, why: str) -> None:
+    require_hf_model(repo, why)
+
+
+@functools.lru_cache(maxsize=1)
+def _load(repo: str, device: str):
+    from transformers import AutoProcessor, SeamlessM4TModel, SeamlessM4Tv2Model
+
+    path = require_hf_model(repo, "the seamless backend")
+    cls = SeamlessM4Tv2Model if "v2" in repo else SeamlessM4TModel
+    return AutoProcessor.from_pretrained(path), cls.from_pretrained(path).to(device).eval()
+
+
+def translate_text(texts: list[str], source: str, target: str, repo: str, device: str) -> list[str]:
+    import torch
+
+    if not texts:
+        return []
+    processor, model = _load(repo, device)
+    inputs = processor(text=texts, src_lang=seamless_code(source), return_tensors="pt",
+                       padding=True).to(device)
+    with torch.inference_mode():
+        out = model.generate(**inputs, tgt_lang=seamless_code(target), generate_speech=False)
+    return [t.strip() for t in processor.batch_decode(out[0], skip_special_tokens=True)]
+
+
+def _speech(out) -> np.ndarray:
+    waveform = out[0] if isinstance(out, (tuple, list)) else out.waveform
+    return waveform[0].detach().float().cpu().numpy().reshape(-1)
+
+
+def text_to_speech(text: str, language: str, repo: str, device: str) -> tuple[np.ndarray, int]:
+    import torch
+
+    processor, model = _load(repo, device)
+    code = seamless_code(language)
+    inputs = processor(text=text, src_lang=code, return_tensors="pt").to(device)
+    with torch.inference_mode():
+        out = model.generate(**inputs, tgt_lang=code)
+    return _speech(out), int(model.config.sampling_rate)
+
+
+def speech_to_speech(speech: np.ndarray, rate: int, target: str, repo: str,
+                     device: str) -> tuple[np.ndarray, int]:
+    import torch
+
+    processor, model = _load(repo, device)
+    audio = resample(speech, rate, 16000)
+    try:
+        inputs = processor(audio=audio, sampling_rate=16000, return_tensors="pt")
+    except (TypeError, ValueError):  # older processors call it 'audios'
+        inputs = processor(audios=audio, sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        out = model.generate(**inputs.to(device), tgt_lang=seamless_code(target))
+    return _speech(out), int(model.config.sampling_rate)

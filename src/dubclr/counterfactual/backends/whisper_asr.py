@@ -1,0 +1,91 @@
+"""Transcription with segment timestamps by Whisper: openai-whisper or faster-whisper."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dubclr.counterfactual.audio import resample
+from dubclr.counterfactual.config import TranscribeConfig
+from dubclr.counterfactual.segments import Segment
+from dubclr.errors import BackendUnavailableError
+
+
+def _impl(cfg: TranscribeConfig) -> str:
+    if cfg.whisper_impl != "auto":
+        return cfg.whisper_impl
+    if importlib.util.find_spec("faster_whisper"):
+        return "faster"
+    if importlib.util.find_spec("whisper"):
+        return "openai"
+    raise BackendUnavailableError(
+        "transcribe.backend 'whisper' needs openai-whisper or faster-whisper: "
+        "pip install faster-whisper (or openai-whisper); or use transcribe.backend=subtitles")
+
+
+def _openai_weights(name: str) -> Path:
+    import whisper
+
+    if name not in whisper._MODELS:
+        raise BackendUnavailableError(f"transcribe.whisper_model {name!r} is not a Whisper model; "
+                                      f"known: {', '.join(whisper._MODELS)}")
+    root = Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
+    return root / os.path.basename(whisper._MODELS[name])
+
+
+def require(cfg: TranscribeConfig) -> None:
+    impl = _impl(cfg)
+    if impl == "openai":
+        try:
+            path = _openai_weights(cfg.whisper_model)
+        except ImportError:
+            raise BackendUnavailableError("transcribe.whisper_impl 'openai' needs openai-whisper: "
+                                          "pip install openai-whisper") from None
+        if not path.is_file():
+            raise BackendUnavailableError(
+                f"Whisper model {cfg.whisper_model!r} is not in its cache ({path}). Fetch it once "
+                f"with: python -c \"import whisper; whisper.load_model('{cfg.whisper_model}')\"")
+        return
+    try:
+        from faster_whisper.utils import download_model
+    except ImportError:
+        raise BackendUnavailableError("transcribe.whisper_impl 'faster' needs faster-whisper: "
+                                      "pip install faster-whisper") from None
+    try:
+        download_model(cfg.whisper_model, local_files_only=True)
+    except Exception as exc:
+        raise BackendUnavailableError(
+            f"faster-whisper model {cfg.whisper_model!r} is not in the Hugging Face cache "
+            f"({type(exc).__name__}). Fetch it once with: python -c \"from faster_whisper import "
+            f"WhisperModel; WhisperModel('{cfg.whisper_model}')\"") from None
+
+
+@functools.lru_cache(maxsize=2)
+def _model(impl: str, name: str, device: str):
+    if impl == "openai":
+        import whisper
+
+        return whisper.load_model(name, device=device)
+    from faster_whisper import WhisperModel
+    from faster_whisper.utils import download_model
+
+    compute = "int8" if device == "cpu" else "float16"
+    return WhisperModel(download_model(name, local_files_only=True), device=device,
+                        compute_type=compute)
+
+
+def transcribe(speech: np.ndarray, rate: int, language: str, cfg: TranscribeConfig) -> list[Segment]:
+    impl = _impl(cfg)
+    audio = resample(speech, rate, 16000)
+    model = _model(impl, cfg.whisper_model, cfg.device)
+    if impl == "openai":
+        result = model.transcribe(audio, language=language, task="transcribe", fp16=False)
+        found = [(s["start"], s["end"], s["text"]) for s in result["segments"]]
+    else:
+        segments, _ = model.transcribe(audio, language=language, task="transcribe")
+        found = [(s.start, s.end, s.text) for s in segments]
+    return [Segment(float(a), float(b), t.strip()) for a, b, t in found if b > a and t.strip()]

@@ -1,0 +1,95 @@
+"""A chosen backend that cannot run fails before any work, naming what is missing and the fix."""
+
+import importlib.util
+import sys
+
+import pytest
+
+from dubclr.counterfactual import load_counterfactual_config, run_pipeline
+from dubclr.counterfactual.backends import demucs_separator
+from dubclr.counterfactual.config import SeparateConfig
+from dubclr.errors import BackendUnavailableError, ConfigError
+
+
+def _absent(module: str) -> bool:
+    return importlib.util.find_spec(module) is None
+
+
+def check_fails_before_work(single_track_titles, tmp_path, overrides, *expected):
+    out = tmp_path / "out"
+    cfg = load_counterfactual_config("offline", ["languages=[es,fr]", *overrides])
+    with pytest.raises(BackendUnavailableError) as err:
+        run_pipeline(single_track_titles, out, cfg)
+    for text in expected:
+        assert text in str(err.value)
+    assert not out.exists(), "work started before the backend check"
+
+
+@pytest.mark.skipif(not _absent("demucs"), reason="demucs is installed here")
+def test_demucs_missing(single_track_titles, tmp_path):
+    check_fails_before_work(single_track_titles, tmp_path, ["separate.backend=demucs"],
+                            "demucs", "pip install demucs")
+
+
+@pytest.mark.skipif(not (_absent("whisper") and _absent("faster_whisper")),
+                    reason="a Whisper package is installed here")
+def test_whisper_missing(single_track_titles, tmp_path):
+    check_fails_before_work(single_track_titles, tmp_path, ["transcribe.backend=whisper"],
+                            "faster-whisper", "openai-whisper")
+
+
+@pytest.mark.skipif(not _absent("transformers"), reason="transformers is installed here")
+@pytest.mark.parametrize("overrides", [["synthesize.backend=seamless"],
+                                       ["translate.backend=seamless"],
+                                       ["translate.backend=nllb"]])
+def test_transformers_models_missing(single_track_titles, tmp_path, overrides):
+    check_fails_before_work(single_track_titles, tmp_path, overrides, "transformers", "pip install")
+
+
+def test_lvc_needs_a_checkout(single_track_titles, tmp_path):
+    check_fails_before_work(single_track_titles, tmp_path, ["voice.backend=lvc"], "voice.lvc_dir")
+    (tmp_path / "lvc").mkdir()
+    check_fails_before_work(single_track_titles, tmp_path,
+                            ["voice.backend=lvc", f"voice.lvc_dir={tmp_path / 'lvc'}"],
+                            "inference_wav2vec.py")
+
+
+def test_paper_preset_fails_up_front(single_track_titles, tmp_path):
+    cfg = load_counterfactual_config("paper")
+    with pytest.raises(BackendUnavailableError):
+        run_pipeline(single_track_titles, tmp_path / "out", cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def test_demucs_weights_missing_from_the_hub_cache(tmp_path, monkeypatch):
+    """With the demucs package present but its weights not downloaded, the message names the
+    weight file, the cache folder and the command that fetches it (package layout as in the
+    demucs wheel: remote/<model>.yaml lists signatures, remote/files.txt the file names)."""
+    if _absent("demucs"):
+        package = tmp_path / "site" / "demucs"
+        (package / "remote").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "remote" / "htdemucs.yaml").write_text("models: ['955717e8']\n")
+        (package / "remote" / "files.txt").write_text("955717e8-8726e21a.th\n")
+        monkeypatch.syspath_prepend(str(tmp_path / "site"))
+        monkeypatch.delitem(sys.modules, "demucs", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    with pytest.raises(BackendUnavailableError) as err:
+        demucs_separator.require(SeparateConfig(backend="demucs", demucs_model="htdemucs"))
+    message = str(err.value)
+    assert "955717e8" in message and str(tmp_path / "torch_home") in message
+    assert "get_model('htdemucs')" in message
+
+
+def test_speech_to_speech_needs_seamless():
+    with pytest.raises(ConfigError, match="speech-to-speech"):
+        load_counterfactual_config("offline", ["translate.backend=none"])
+
+
+def test_missing_subtitles_listed_before_work(single_track_titles, tmp_path):
+    out = tmp_path / "out"
+    cfg = load_counterfactual_config("offline", ["languages=[es,de]"])
+    with pytest.raises(Exception, match=r"title_000\.de\.srt") as err:
+        run_pipeline(single_track_titles, out, cfg)
+    assert "title_001.de.srt" in str(err.value)
+    assert not out.exists()
