@@ -1,0 +1,140 @@
+"""`dubclr index`, `dubclr catalog stats`, `dubclr data check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index", help="probe titles, detect shots and write the catalog",
+        description="Walk DATA_DIR for MKV/MP4/MOV/AVI titles (with sidecar audio such as "
+        "Movie.es.flac and a speech-removed Movie.separated.flac), probe their tracks, detect "
+        "shots and store them in a SQLite catalog. Unchanged files (size + mtime) are skipped; "
+        "unreadable files are listed in the catalog's failures table.")
+    p.add_argument("data_dir", type=Path, help="folder holding the titles")
+    p.add_argument("--catalog", type=Path, default=Path("catalog.sqlite"),
+                   help="catalog file to create or update (default: catalog.sqlite)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--min-shot", type=float, default=3.0, help="shortest kept shot, seconds")
+    p.add_argument("--max-shot", type=float, default=12.0, help="longest kept shot, seconds")
+    p.add_argument("--shots-csv", type=Path,
+                   help="CSV with columns file,start,end: use these shots instead of detection")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="cut detector score threshold (0..1, default 0.10)")
+    p.set_defaults(func=cmd_index)
+
+    cat = sub.add_parser("catalog", help="inspect a catalog")
+    cats = cat.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND")
+    cat.set_defaults(func=lambda args: cat.print_help() or 2)
+    st = cats.add_parser("stats", help="titles, hours, shots, languages, dub coverage",
+                         description="Summarise a catalog: titles, hours, shots, the language "
+                         "histogram, titles by number of tracks and dub coverage.")
+    st.add_argument("catalog", type=Path, help="catalog.sqlite")
+    st.add_argument("--plot", type=Path, help="also write a PNG with the histograms")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(func=cmd_stats)
+
+    data = sub.add_parser("data", help="inspect the training data")
+    datas = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    data.set_defaults(func=lambda args: data.print_help() or 2)
+    ck = datas.add_parser(
+        "check", help="show what the model will see: the composition of the first batches",
+        description="Build the training loader from a training config (its data: section) and "
+        "print each batch's titles, shots, languages of a_p and a_s, window times and tensor "
+        "shapes.")
+    ck.add_argument("config", type=Path, help="training YAML (its data: section is used)")
+    ck.add_argument("--batches", type=int, default=2, help="how many batches to show (default 2)")
+    ck.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config key, e.g. --set data.sampler.batch_size=4")
+    ck.add_argument("--rank", type=int, default=0)
+    ck.add_argument("--world-size", type=int, default=1)
+    ck.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's)")
+    ck.add_argument("--json", action="store_true", help="one JSON object per batch")
+    ck.set_defaults(func=cmd_check)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from dubclr.data.indexer import IndexOptions, index_folder
+    from dubclr.data.shots import DetectorConfig
+
+    detector = DetectorConfig() if args.threshold is None else DetectorConfig(threshold=args.threshold)
+    report = index_folder(args.data_dir, args.catalog, jobs=args.jobs, shots_csv=args.shots_csv,
+                          options=IndexOptions(min_shot=args.min_shot, max_shot=args.max_shot,
+                                               detector=detector))
+    for path, reason in report.failures:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    print(f"found {report.found} titles: {report.indexed} indexed, {report.unchanged} unchanged, "
+          f"{report.failed} failed, {report.removed} removed")
+    print(f"catalog written to {report.catalog}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from dubclr.data.catalog import Catalog
+    from dubclr.data.stats import catalog_stats, format_stats, plot_stats
+
+    with Catalog.open(args.catalog) as catalog:
+        stats = catalog_stats(catalog)
+    if args.json:
+        print(json.dumps({k: v for k, v in stats.items() if k != "shot_seconds"}, indent=1))
+    else:
+        print(format_stats(stats))
+    if args.plot:
+        print(f"plot written to {plot_stats(stats, args.plot)}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dubclr.config import apply_overrides, from_dict, load_yaml
+    from dubclr.data.config import DataConfig
+    from dubclr.data.loader import build_train_loader
+    from dubclr.errors import ConfigError
+    from dubclr.progress import progress
+
+    raw = apply_overrides(load_yaml(args.config), args.overrides)
+    if "data" not in raw:
+        raise ConfigError(f"{args.config}: no data: section; data check needs a training config")
+    cfg = from_dict(DataConfig, raw["data"], "data")
+    if not cfg.catalog.is_absolute() and not cfg.catalog.exists():
+        beside = args.config.parent / cfg.catalog
+        if beside.exists():
+            cfg.catalog = beside
+    seed = args.seed if args.seed is not None else int(raw.get("seed", 0))
+    loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
+    if not args.json:
+        print(f"{len(loader)} steps per epoch, batch {cfg.sampler.batch_size} per rank, "
+              f"k={cfg.sampler.group_size()} per title, dub policy {cfg.dub_policy}")
+    bar = progress(total=min(args.batches, len(loader)), desc="batches", unit="batch")
+    for step, batch in enumerate(loader):
+        if step >= args.batches:
+            break
+        bar.update(1)
+        summary = describe_batch(step, batch)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(format_batch(summary))
+    bar.close()
+    print(f"{loader.clips} clips read, {loader.replaced} replaced after decode errors",
+          file=sys.stderr)
+    return 0
+
+
+def describe_batch(step: int, batch: dict) -> dict:
+    shapes = {k: list(v.shape) for k, v in batch.items() if k != "meta"}
+    dtypes = {k: str(v.dtype).replace("torch.", "") for k, v in batch.items() if k != "meta"}
+    return {"step": step, "shapes": shapes, "dtypes": dtypes, "items": batch["meta"]}
+
+
+def format_batch(summary: dict) -> str:
+    shapes = "  ".join(f"{k} {tuple(v)} {summary['dtypes'][k]}" for k, v in summary["shapes"].items())
+    lines = [f"batch {summary['step']}: {shapes}"]
+    for m in summary["items"]:
+        note = f"  replaced {len(m['replaced'])}" if m["replaced"] else ""
+        lines.append(f"  {m['title']:<24} shot {m['shot']:>4}  a_p {m['lang_p']:<9} "
+                     f"a_s {str(m['lang_s']):<4}  t_p {m['t_p']:8.3f}  t_s {m['t_s']:8.3f}{note}")
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""The tiny corpus indexed once per session, and helpers to build configs on it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dubclr.config import from_dict
+from dubclr.data.config import DataConfig
+from dubclr.data.indexer import index_folder
+
+
+@pytest.fixture(scope="session")
+def tiny_catalog(tiny_corpus, tmp_path_factory) -> Path:
+    """catalog.sqlite of the tiny corpus (read-only for tests: copy it to modify)."""
+    out = tmp_path_factory.mktemp("tiny_catalog") / "catalog.sqlite"
+    report = index_folder(tiny_corpus, out, jobs=1, show_progress=False)
+    assert report.failed == 0, report.failures
+    return out
+
+
+@pytest.fixture
+def catalog_copy(tiny_catalog, tmp_path) -> Path:
+    target = tmp_path / "catalog.sqlite"
+    shutil.copy(tiny_catalog, target)
+    return target
+
+
+@pytest.fixture
+def data_config():
+    """``data_config(catalog, sampler__batch_size=2, ...)``: a small DataConfig."""
+    return make_data_config
+
+
+def make_data_config(catalog: Path, **overrides) -> DataConfig:
+    base = {"catalog": str(catalog), "sampler": {"batch_size": 4, "same_title": 2},
+            "num_workers": 0, "dub_policy": "random"}
+    for key, value in overrides.items():
+        node = base
+        *parents, leaf = key.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return from_dict(DataConfig, base)

@@ -1,0 +1,141 @@
+"""Quadruplets on the tiny corpus: dub policies, windows, replacement, resume, selection."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from dubclr.data.catalog import Catalog
+from dubclr.data.config import SelectionConfig
+from dubclr.data.dataset import ClipLoadError, QuadrupletDataset
+from dubclr.data.loader import build_train_loader, load_selection
+from dubclr.data.policies import parse_dub_policy
+from dubclr.data.sampler import BatchItem
+from dubclr.data.selection import select_shots
+from dubclr.errors import ConfigError
+from dubclr.media import read_audio
+
+
+def _dataset(data_config, catalog, policy, **kw):
+    cfg = data_config(catalog, dub_policy=policy, **kw)
+    return QuadrupletDataset(load_selection(cfg), cfg)
+
+
+def test_cycle_policy_round_robins_per_batch_and_audio_is_the_dub(tiny_catalog, data_config):
+    ds = _dataset(data_config, tiny_catalog, "cycle:es,fr,ja")
+    for step, lang in enumerate(["es", "fr", "ja", "es"]):
+        item = ds[BatchItem(1, step, (0, 0, step, 0, 0))]
+        meta = item["meta"]
+        assert (meta["lang_p"], meta["lang_s"]) == ("en", lang)
+    shot = ds.shots[1]
+    assert shot.start <= meta["t_p"] <= shot.end - 3 + 1e-3
+    assert shot.start <= meta["t_s"] <= shot.end - 3 + 1e-3
+    expected = read_audio(shot.path, meta["t_s"], 3.0, track="es")
+    assert torch.equal(item["audio_s"][0], torch.from_numpy(expected))
+    primary = read_audio(shot.path, meta["t_p"], 3.0, track="en")
+    assert torch.equal(item["audio_p"][0], torch.from_numpy(primary))
+    assert item["video_p"].shape == (3, 16, 90, 160) and item["video_p"].dtype == torch.uint8
+
+
+@pytest.mark.parametrize("policy, expected", [("mono", {"en"}), ("fixed:fr", {"fr"}),
+                                               ("random", {"es", "fr", "ja"})])
+def test_language_policies(tiny_catalog, data_config, policy, expected):
+    ds = _dataset(data_config, tiny_catalog, policy)
+    langs = {ds.load(p, 0, np.random.default_rng(p))["meta"]["lang_s"] for p in range(len(ds))}
+    assert langs == expected if policy != "random" else langs <= expected and len(langs) >= 2
+
+
+def test_fixed_falls_back_to_the_primary_when_the_title_lacks_the_language(tiny_catalog, data_config):
+    ds = _dataset(data_config, tiny_catalog, "fixed:de")
+    assert ds.load(0, 0, np.random.default_rng(0))["meta"]["lang_s"] == "en"
+
+
+def test_separated_and_audio_only_batches(tiny_catalog, data_config):
+    sep = build_train_loader(data_config(tiny_catalog, dub_policy="separated"))
+    batch = next(iter(sep))
+    assert "audio_s" not in batch and batch["video_p"].shape[0] == 4
+    assert all(m["lang_p"] == "separated" and m["lang_s"] is None for m in batch["meta"])
+    aud = build_train_loader(data_config(tiny_catalog, dub_policy="audio_only:cycle:es,fr",
+                                         audio__channels=2))
+    batch = next(iter(aud))
+    assert set(batch) == {"audio_p", "audio_s", "meta"}
+    assert batch["audio_p"].shape == (4, 2, 144000)
+    assert {m["lang_s"] for m in batch["meta"]} == {"es"}
+
+
+def test_policy_strings_are_validated():
+    assert parse_dub_policy("audio_only").kind == "mono"
+    for bad in ("cycle", "fixed:es,fr", "random:es", "dub", "audio_only:separated"):
+        with pytest.raises(ConfigError, match="dub_policy"):
+            parse_dub_policy(bad)
+
+
+def test_a_clip_that_fails_is_replaced_from_the_same_title(tiny_catalog, data_config):
+    ds = _dataset(data_config, tiny_catalog, "mono")
+    broken = dataclasses.replace(ds.shots[0], start=500.0, end=504.0)  # past the file's end
+    ds.shots[0] = broken
+    item = ds[BatchItem(0, 0, (0, 0, 0, 0, 0))]
+    meta = item["meta"]
+    assert meta["title"] == broken.title and meta["shot"] != broken.index
+    assert len(meta["replaced"]) == 1 and "window starts at 500." in meta["replaced"][0]["error"]
+    # every shot broken: bounded retries, then a typed error
+    ds.shots = [dataclasses.replace(s, start=500.0, end=504.0) for s in ds.shots]
+    with pytest.raises(ClipLoadError, match="failed to decode"):
+        ds[BatchItem(0, 0, (0, 0, 0, 0, 0))]
+
+
+def test_loader_counts_replacements(tiny_catalog, data_config):
+    loader = build_train_loader(data_config(tiny_catalog, dub_policy="mono"))
+    first = loader.dataset.shots[0]
+    loader.dataset.shots[0] = dataclasses.replace(first, start=500.0, end=504.0)
+    for _ in loader:
+        pass
+    assert loader.clips == 4 * len(loader)
+    assert loader.replaced == sum(1 for b in loader.sampler.batches(0) for i in b if i.shot == 0)
+
+
+def test_resume_mid_epoch_gives_identical_batches(tiny_catalog, data_config):
+    cfg = data_config(tiny_catalog, num_workers=2, sampler__steps_per_epoch=3)
+    loader = build_train_loader(cfg, seed=5)
+    loader.set_epoch(1)
+    full = list(loader)
+    loader2 = build_train_loader(cfg, seed=5)
+    loader2.set_epoch(1)
+    it = iter(loader2)
+    next(it)
+    state = loader2.state_dict()
+    del it
+    resumed = build_train_loader(cfg, seed=5)
+    resumed.load_state_dict(state)
+    resumed.set_epoch(1)  # the trainer calls it again: the position is kept
+    rest = list(resumed)
+    assert len(rest) == 2
+    for a, b in zip(full[1:], rest):
+        assert a["meta"] == b["meta"]
+        for key in ("video_p", "video_s", "audio_p", "audio_s"):
+            assert torch.equal(a[key], b[key])
+    resumed.set_epoch(2)
+    assert resumed.step == 0 and len(list(resumed)) == 3
+
+
+def test_two_ranks_get_disjoint_batches(tiny_catalog, data_config):
+    cfg = data_config(tiny_catalog, sampler__batch_size=2, sampler__same_title=2)
+    ranks = [build_train_loader(cfg, rank=r, world_size=2) for r in range(2)]
+    for b0, b1 in zip(*(r.sampler.batches(0) for r in ranks)):
+        assert not {i.shot for i in b0} & {i.shot for i in b1}
+
+
+def test_selection_filters(tiny_catalog, data_config):
+    with Catalog.open(tiny_catalog) as cat:
+        shots = cat.shot_records()
+    assert select_shots(shots, SelectionConfig()) == shots
+    assert select_shots(shots, SelectionConfig(original_languages=["fr"])) == []
+    assert select_shots(shots, SelectionConfig(original_languages=["eng"])) == shots
+    assert select_shots(shots, SelectionConfig(min_tracks=5)) == []
+    assert select_shots(shots, SelectionConfig(languages_required=["es", "ja"])) == shots
+    five = select_shots(shots, SelectionConfig(max_clips=5))
+    assert len(five) == 5 and set(five) <= set(shots)
+    assert set(select_shots(shots, SelectionConfig(max_clips=3))) <= set(five)
+    with pytest.raises(ConfigError, match="no shots"):
+        build_train_loader(data_config(tiny_catalog, selection__min_tracks=9))
