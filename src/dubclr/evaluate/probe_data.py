@@ -1,0 +1,221 @@
+"""Inputs of a probe: frozen features, a label table, and the train/valid/test splits.
+
+Features come from ``dubclr embed`` (a Parquet table with one row per window and crop;
+rows are averaged per sample) or from ``.npy`` (rows in label-table order) / ``.npz``
+(``features`` plus ``files``). Labels are CSV or JSON rows with ``file``, one of
+``label`` (multiclass), ``labels`` (multilabel, ``;``-separated in CSV) or ``target``
+(regression), and ``split`` (train/valid/test) or ``fold`` (integer). An optional ``track``
+column picks an audio track by language; without it the file's default track is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dubclr.errors import DubclrError
+
+TASKS = ("multiclass", "multilabel", "regression")
+
+
+class ProbeInputError(DubclrError, ValueError):
+    """A feature or label file cannot be used for probing; says which and why."""
+
+
+@dataclass
+class Split:
+    name: str
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class ProbeDataset:
+    """Aligned features ``x`` (N, D) and targets ``y`` with the splits to evaluate on."""
+
+    keys: list[str]
+    x: np.ndarray
+    y: np.ndarray  # int64 (N,) | float32 (N, C) multi-hot | float32 (N,) regression
+    task: str
+    splits: list[Split]
+    classes: list[str] = field(default_factory=list)
+
+
+def sample_key(file: str, track: str | None = None) -> str:
+    """The key a sample is known by: the file, plus ``#lang`` for a chosen audio track."""
+    return f"{file}#{track}" if track else file
+
+
+# ---------------------------------------------------------------- labels
+
+
+def load_labels(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise ProbeInputError(f"label file not found: {path}")
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text())
+        rows = data.get("items", data.get("samples")) if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise ProbeInputError(f"{path}: expected a list of rows or {{'items': [...]}}")
+        rows = [dict(r) for r in rows]
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        delim = "\t" if path.suffix.lower() == ".tsv" else ","
+        with path.open(newline="") as fh:
+            rows = [dict(r) for r in csv.DictReader(fh, delimiter=delim)]
+        for r in rows:
+            if isinstance(r.get("labels"), str):
+                r["labels"] = [s for s in r["labels"].split(";") if s]
+    else:
+        raise ProbeInputError(f"{path}: labels must be .csv, .tsv or .json")
+    if not rows:
+        raise ProbeInputError(f"{path}: no rows")
+    for i, r in enumerate(rows):
+        if "file" not in r:
+            raise ProbeInputError(f"{path}: row {i} has no 'file' column")
+        if "split" not in r and "fold" not in r:
+            raise ProbeInputError(f"{path}: row {i} needs a 'split' (train/valid/test) or 'fold'")
+    return rows
+
+
+def infer_task(rows: list[dict]) -> str:
+    first = rows[0]
+    if "labels" in first:
+        return "multilabel"
+    if "target" in first:
+        return "regression"
+    if "label" in first:
+        return "multiclass"
+    raise ProbeInputError("labels need a 'label', 'labels' or 'target' column")
+
+
+def encode_targets(rows: list[dict], task: str) -> tuple[np.ndarray, list[str]]:
+    if task == "multiclass":
+        names = sorted({str(r["label"]) for r in rows})
+        index = {n: i for i, n in enumerate(names)}
+        return np.array([index[str(r["label"])] for r in rows], dtype=np.int64), names
+    if task == "multilabel":
+        names = sorted({str(lab) for r in rows for lab in r["labels"]})
+        index = {n: i for i, n in enumerate(names)}
+        y = np.zeros((len(rows), len(names)), dtype=np.float32)
+        for i, r in enumerate(rows):
+            for lab in r["labels"]:
+                y[i, index[str(lab)]] = 1.0
+        return y, names
+    if task == "regression":
+        try:
+            return np.array([float(r["target"]) for r in rows], dtype=np.float32), []
+        except (KeyError, ValueError) as exc:
+            raise ProbeInputError(f"regression needs a numeric 'target' in every row ({exc})") from None
+    raise ProbeInputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+
+
+def make_splits(rows: list[dict], seed: int = 0, valid_fraction: float = 0.1) -> list[Split]:
+    """Fixed train/valid/test, or k folds (fold i tests, fold i+1 validates, the rest train)."""
+    if "fold" in rows[0]:
+        folds = np.array([int(r["fold"]) for r in rows])
+        ids = sorted(set(folds.tolist()))
+        if len(ids) < 3:
+            raise ProbeInputError(f"k-fold probing needs at least 3 folds, got {ids}")
+        out = []
+        for i, f in enumerate(ids):
+            v = ids[(i + 1) % len(ids)]
+            out.append(Split(f"fold{f}", np.flatnonzero((folds != f) & (folds != v)),
+                             np.flatnonzero(folds == v), np.flatnonzero(folds == f)))
+        return out
+    names = np.array([str(r["split"]).lower() for r in rows])
+    names[names == "val"] = "valid"
+    names[names == "validation"] = "valid"
+    unknown = set(names.tolist()) - {"train", "valid", "test"}
+    if unknown:
+        raise ProbeInputError(f"unknown split names {sorted(unknown)}; use train, valid, test")
+    train, valid, test = (np.flatnonzero(names == s) for s in ("train", "valid", "test"))
+    if len(train) == 0 or len(test) == 0:
+        raise ProbeInputError("the label table needs rows in both 'train' and 'test'")
+    if len(valid) == 0:  # carve a validation set out of train for early stopping
+        perm = np.random.default_rng(seed).permutation(train)
+        n_valid = max(1, int(round(valid_fraction * len(train))))
+        valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    return [Split("test", train, valid, test)]
+
+
+# ---------------------------------------------------------------- features
+
+
+def load_feature_table(path: str | Path, modality: str | None = None) -> dict[str, np.ndarray]:
+    """Per-sample features from an embedding table: windows and crops averaged.
+
+    ``modality`` is ``video``, ``audio`` or ``av`` (the two concatenated); it may be left
+    out when the table holds one modality only.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "embeddings.parquet"
+    if not path.is_file():
+        raise ProbeInputError(f"feature table not found: {path}")
+    table = pq.read_table(path).to_pydict()
+    present = sorted(set(table["modality"]))
+    if modality is None:
+        if len(present) != 1:
+            raise ProbeInputError(f"{path} holds {present}; pass --modality video, audio or av")
+        modality = present[0]
+    by_mod: dict[str, dict[str, list]] = {m: defaultdict(list) for m in present}
+    for f, m, trk, default, emb in zip(table["file"], table["modality"], table["track"],
+                                       table["default_track"], table["embedding"]):
+        by_mod[m][sample_key(f, trk if m == "audio" else None)].append(emb)
+        if m == "audio" and default:
+            by_mod[m][f].append(emb)  # the default track also answers to the bare file name
+    means = {m: {k: np.mean(np.asarray(v, dtype=np.float32), axis=0) for k, v in d.items()}
+             for m, d in by_mod.items()}
+    if modality in ("video", "audio"):
+        if modality not in means:
+            raise ProbeInputError(f"{path} has no {modality} embeddings (it has {present})")
+        return means[modality]
+    if modality == "av":
+        if not {"video", "audio"} <= set(means):
+            raise ProbeInputError(f"{path}: 'av' needs video and audio embeddings (has {present})")
+        return {k: np.concatenate([means["video"][k.split("#")[0]], a])
+                for k, a in means["audio"].items() if k.split("#")[0] in means["video"]}
+    raise ProbeInputError(f"unknown modality {modality!r}; use video, audio or av")
+
+
+def build_dataset(features: dict[str, np.ndarray] | np.ndarray, rows: list[dict],
+                  task: str | None = None, seed: int = 0) -> ProbeDataset:
+    """Align features with label rows (by key, or by position for a bare array)."""
+    task = task or infer_task(rows)
+    keys = [sample_key(str(r["file"]), r.get("track") or None) for r in rows]
+    if isinstance(features, np.ndarray):
+        if len(features) != len(rows):
+            raise ProbeInputError(f"{len(features)} feature rows but {len(rows)} label rows")
+        x = features.astype(np.float32)
+    else:
+        missing = [k for k in keys if k not in features]
+        if missing:
+            raise ProbeInputError(f"{len(missing)} labelled samples have no features, e.g. "
+                                  f"{missing[:3]}; embed them first or fix the 'file' column")
+        x = np.stack([features[k] for k in keys]).astype(np.float32)
+    y, classes = encode_targets(rows, task)
+    return ProbeDataset(keys, x, y, task, make_splits(rows, seed), classes)
+
+
+def load_features(path: str | Path, modality: str | None = None) -> dict[str, np.ndarray] | np.ndarray:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "features" not in z:
+                raise ProbeInputError(f"{path}: an .npz needs a 'features' array (and 'files')")
+            if "files" not in z:
+                return z["features"]
+            return {str(f): v for f, v in zip(z["files"], z["features"])}
+    return load_feature_table(path, modality)

@@ -1,0 +1,117 @@
+"""Per-shot embeddings of the synthetic corpus, the raw material of the toy benchmark.
+
+One 3 s clip per shot, from the shot's start (shorter shots give shorter clips, which the
+front-ends pad): the video clip, and the audio clip of every language track of the title.
+Backbone features are kept for probes; projections (when the model has heads) for
+retrieval.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dubclr.evaluate.encoder import SAMPLE_RATE, Encoder
+from dubclr.media import probe, read_audio, read_video
+from dubclr.progress import progress
+
+
+@dataclass
+class Shot:
+    title: str
+    index: int
+    file: Path
+    start: float
+    end: float
+    scene: str
+    sound: str
+    n_speakers: int
+    original_language: str
+    languages: list[str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.title}/{self.index}"
+
+
+@dataclass
+class ShotEmbeddings:
+    video: dict[str, np.ndarray] = field(default_factory=dict)  # key -> (D,)
+    audio: dict[str, np.ndarray] = field(default_factory=dict)  # "key#lang" -> (D,)
+    video_proj: dict[str, np.ndarray] = field(default_factory=dict)
+    audio_proj: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def read_corpus(corpus_dir: str | Path) -> tuple[dict, list[Shot]]:
+    """labels.json and its shots, with the language tracks each title really has."""
+    corpus_dir = Path(corpus_dir)
+    labels_path = corpus_dir / "labels.json"
+    if not labels_path.is_file():
+        from dubclr.errors import DubclrError
+
+        raise DubclrError(f"{labels_path} not found; build a corpus with `dubclr synth corpus OUT`")
+    labels = json.loads(labels_path.read_text())
+    shots = []
+    for title in labels["titles"]:
+        path = corpus_dir / title["file"]
+        languages = [t for t in probe(path).languages if t != "und"]
+        for s in title["shots"]:
+            shots.append(Shot(title["id"], int(s["index"]), path, float(s["start"]),
+                              float(s["end"]), str(s["scene"]), str(s["sound"]),
+                              len(set(s.get("speakers", []))),
+                              title.get("original_language", "en"), languages))
+    return labels, shots
+
+
+def embed_shots(encoder: Encoder, shots: list[Shot], clip_seconds: float = 3.0,
+                batch_size: int = 16, desc: str = "embed shots") -> ShotEmbeddings:
+    out = ShotEmbeddings()
+    model = encoder.model
+    jobs: list[tuple[str, Shot, str | None]] = []
+    for shot in shots:
+        if encoder.video_dim is not None:
+            jobs.append(("video", shot, None))
+        if encoder.audio_dim is not None:
+            jobs += [("audio", shot, lang) for lang in shot.languages]
+    bar = progress(total=len(jobs), desc=desc, unit="clip", leave=False)
+    for modality in ("video", "audio"):
+        mine = [j for j in jobs if j[0] == modality]
+        for i in range(0, len(mine), batch_size):
+            chunk = mine[i:i + batch_size]
+            feats = _embed_chunk(encoder, modality, chunk, clip_seconds)
+            head = model.video_head if modality == "video" else model.audio_head
+            proj = _project(head, feats)
+            for j, (_, shot, lang) in enumerate(chunk):
+                key = shot.key if lang is None else f"{shot.key}#{lang}"
+                getattr(out, modality)[key] = feats[j].cpu().numpy()
+                if proj is not None:
+                    getattr(out, f"{modality}_proj")[key] = proj[j].cpu().numpy()
+            bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def _embed_chunk(encoder: Encoder, modality: str, chunk, clip_seconds: float) -> torch.Tensor:
+    if modality == "video":
+        spec = encoder.video_spec
+        clips = np.stack([read_video(s.file, s.start, min(clip_seconds, s.end - s.start),
+                                     fps=spec.fps, num_frames=spec.num_frames)
+                          for _, s, _ in chunk])
+        return encoder.video(clips).mean(dim=1)  # average over crops
+    count = round(clip_seconds * SAMPLE_RATE)
+    waves = np.zeros((len(chunk), 1, count), dtype=np.float32)
+    for j, (_, s, lang) in enumerate(chunk):
+        w = read_audio(s.file, s.start, min(clip_seconds, s.end - s.start), track=lang)
+        waves[j, 0, : len(w)] = w[:count]
+    return encoder.audio(torch.from_numpy(waves))
+
+
+@torch.inference_mode()
+def _project(head, feats: torch.Tensor) -> torch.Tensor | None:
+    if head is None:
+        return None
+    return head.eval()(feats)
