@@ -1,0 +1,245 @@
+"""The bundled synthetic dubbed corpus: titles with shots, sound beds, dialogue in several
+languages (espeak-ng), one MKV per title with a language-tagged audio stream per language,
+stems, subtitles and one `labels.json` (layout in docs/architecture.md).
+
+Everything a title holds is drawn from `numpy.random.default_rng([seed, title_index])`, so
+titles can be built in any order by a process pool and the labels are byte-identical for a
+seed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dubclr.errors import ConfigError, DubclrError
+from dubclr.media.languages import language_name, to_iso639_2
+from dubclr.media.writer import AudioTrack, write_audio, write_title
+from dubclr.progress import progress
+from dubclr.synth.dialogue import (
+    draw_speakers,
+    mouth_openings,
+    place_lines,
+    speech_track,
+    write_srt,
+)
+from dubclr.synth.phrasebook import LANGUAGES as PHRASEBOOK_LANGUAGES
+from dubclr.synth.phrasebook import PHRASES
+from dubclr.synth.scenes import SCENE_CLASSES, ShotRenderer, draw_look
+from dubclr.synth.sounds import SCENE_SOUNDS, SOUND_CLASSES, render_bed
+
+LABELS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How a corpus is built. The defaults give titles of about a minute."""
+
+    titles: int = 12
+    seed: int = 0
+    languages: tuple[str, ...] = ("en", "es", "fr", "ja")
+    original_language: str = "en"
+    shots: tuple[int, int] = (6, 12)  # shots per title, inclusive range
+    shot_seconds: tuple[float, float] = (3.0, 12.0)
+    title_seconds: float = 60.0  # aimed-at title length
+    size: tuple[int, int] = (320, 180)  # width, height
+    fps: int = 25
+    sample_rate: int = 48000
+    audio_codec: str = "flac"
+    max_lines_per_shot: int = 2
+    track_order: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        order = (self.original_language,) + tuple(
+            lang for lang in self.languages if lang != self.original_language)
+        object.__setattr__(self, "track_order", order)
+
+
+def build_corpus(out_dir: str | Path, titles: int = 12, seed: int = 0,
+                 languages: tuple[str, ...] | list[str] = ("en", "es", "fr", "ja"), *,
+                 jobs: int | None = None, overwrite: bool = False, show_progress: bool = True,
+                 **options) -> Path:
+    """Build the corpus into `out_dir`; returns the path of its `labels.json`.
+
+    `options` are the other `CorpusOptions` fields (shots, shot_seconds, title_seconds, size,
+    fps, sample_rate, original_language, audio_codec, max_lines_per_shot).
+    """
+    opts = CorpusOptions(titles=titles, seed=seed, languages=tuple(languages),
+                         **_tuples(options))
+    out = Path(out_dir)
+    _prepare_folder(out, overwrite)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, opts.titles))
+    labels: list[dict | None] = [None] * opts.titles
+    # espeak-ng carries hidden state from one utterance to the next, so a title is only
+    # reproducible when it is spoken by a fresh process: one worker process per title.
+    with _title_pool(jobs) as pool:
+        work = pool.imap_unordered(_build_title_job, [(opts, i, out) for i in range(opts.titles)])
+        for index, label in progress(work, total=opts.titles, desc="synth corpus", unit="title",
+                                     disable=None if show_progress else True):
+            labels[index] = label
+    document = {
+        "version": LABELS_VERSION, "seed": opts.seed, "languages": list(opts.languages),
+        "scene_classes": list(SCENE_CLASSES), "sound_classes": list(SOUND_CLASSES),
+        "build": {k: v for k, v in asdict(opts).items() if k not in ("seed", "track_order")},
+        "titles": labels,
+    }
+    path = out / "labels.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n",
+                         encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def _title_pool(jobs: int):
+    """A pool whose workers each build one title, forked from a clean server (spawned on
+    platforms without fork), never from this process and its torch or espeak-ng state."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["dubclr.synth.corpus"])
+    return context.Pool(processes=jobs, maxtasksperchild=1)
+
+
+def _build_title_job(args: tuple) -> tuple[int, dict]:
+    opts, index, out = args
+    return index, build_title(opts, index, out)
+
+
+def build_title(opts: CorpusOptions, index: int, out: Path) -> dict:
+    """Render, speak and write one title; returns its entry of `labels.json`."""
+    rng = np.random.default_rng([opts.seed, index])
+    name = f"title_{index:03d}"
+    fps, rate = opts.fps, opts.sample_rate
+    speakers = draw_speakers(rng, int(rng.integers(1, 4)))
+    shots, looks = _plan_shots(rng, opts, len(speakers))
+    shot_speakers = [[speakers[i] for i in shot["speakers_idx"]] for shot in shots]
+    lines = place_lines(rng, shots, shot_speakers, opts.track_order, rate, opts.max_lines_per_shot)
+    num_frames = shots[-1]["end_frame"]
+    num_samples = num_frames * rate // fps
+
+    bed = np.concatenate([
+        render_bed(shot["sound"], (shot["end_frame"] - shot["start_frame"]) / fps, rate,
+                   np.random.default_rng([opts.seed, index, shot["index"], 1]))
+        for shot in shots])[:num_samples]
+    bed = np.pad(bed, (0, num_samples - len(bed)))
+    speech = {lang: speech_track(lines, lang, num_samples, rate) for lang in opts.track_order}
+    mouths = {i: mouth_openings(speech_track(lines, opts.original_language, num_samples, rate,
+                                             speaker=s.id), rate, fps, num_frames)
+              for i, s in enumerate(speakers)}
+
+    stems_dir = out / "stems" / name
+    write_audio(stems_dir / "background.wav", bed, rate)
+    for lang in opts.track_order:
+        write_audio(stems_dir / f"speech.{lang}.wav", speech[lang], rate)
+        write_srt(out / f"{name}.{lang}.srt", lines, lang, rate)
+    tracks = [AudioTrack(np.clip(bed + speech[lang], -1, 1), rate, language=to_iso639_2(lang),
+                         codec=opts.audio_codec, default=lang == opts.original_language,
+                         title=f"{language_name(lang)} "
+                               f"({'original' if lang == opts.original_language else 'dub'})")
+              for lang in opts.track_order]
+    width, height = opts.size
+    write_title(out / f"{name}.mkv", _frames(shots, looks, mouths, width, height), fps, tracks,
+                metadata={"title": name})
+    return _title_label(name, opts, speakers, shots, lines)
+
+
+def _plan_shots(rng: np.random.Generator, opts: CorpusOptions, num_speakers: int):
+    count = int(rng.integers(opts.shots[0], opts.shots[1] + 1))
+    low, high = opts.shot_seconds
+    mean = float(np.clip(opts.title_seconds / count, low, high))
+    seconds = np.clip(mean * rng.uniform(0.6, 1.4, size=count), low, high)
+    shots, looks, frame, scene, look = [], [], 0, None, None
+    for k in range(count):
+        choices = [s for s in SCENE_CLASSES if s != scene]
+        scene = choices[int(rng.integers(len(choices)))]
+        look = draw_look(rng, scene, look)
+        who = sorted(int(i) for i in rng.choice(num_speakers, int(rng.integers(1, num_speakers + 1)),
+                                                replace=False))
+        length = max(1, int(round(seconds[k] * opts.fps)))
+        shots.append({"index": k, "start_frame": frame, "end_frame": frame + length,
+                      "start": round(frame / opts.fps, 3), "end": round((frame + length) / opts.fps, 3),
+                      "scene": scene, "sound": SCENE_SOUNDS[scene], "speakers_idx": who})
+        looks.append(look)
+        frame += length
+    return shots, looks
+
+
+def _frames(shots, looks, mouths, width, height):
+    for shot, look in zip(shots, looks):
+        length = shot["end_frame"] - shot["start_frame"]
+        renderer = ShotRenderer(look, width, height, length, shot["speakers_idx"])
+        for k in range(length):
+            g = shot["start_frame"] + k
+            yield renderer.frame(k, {i: float(mouths[i][g]) for i in shot["speakers_idx"]})
+
+
+def _title_label(name, opts, speakers, shots, lines) -> dict:
+    rate = opts.sample_rate
+    return {
+        "id": name, "file": f"{name}.mkv", "duration": shots[-1]["end"],
+        "original_language": opts.original_language,
+        "speakers": [s.label() for s in speakers],
+        "shots": [{"index": s["index"], "start": s["start"], "end": s["end"], "scene": s["scene"],
+                   "sound": s["sound"], "speakers": [speakers[i].id for i in s["speakers_idx"]]}
+                  for s in shots],
+        "dialogue": [{"shot": line.shot, "speaker": line.speaker, "phrase": line.phrase,
+                      "text": {lang: PHRASES[line.phrase][lang] for lang in opts.track_order},
+                      "segments": {lang: [round(x, 3) for x in line.segment(lang, rate)]
+                                   for lang in opts.track_order}}
+                     for line in lines],
+        "stems": {"background": f"stems/{name}/background.wav",
+                  "speech": {lang: f"stems/{name}/speech.{lang}.wav" for lang in opts.track_order}},
+        "subtitles": {lang: f"{name}.{lang}.srt" for lang in opts.track_order},
+    }
+
+
+def _validate(opts: CorpusOptions) -> None:
+    unknown = [lang for lang in opts.languages if lang not in PHRASEBOOK_LANGUAGES]
+    if unknown or not opts.languages:
+        raise ConfigError(f"languages {unknown or '[]'} not available; choose from "
+                          f"{', '.join(PHRASEBOOK_LANGUAGES)}")
+    if len(set(opts.languages)) != len(opts.languages):
+        raise ConfigError(f"languages repeat: {','.join(opts.languages)}")
+    if opts.original_language not in opts.languages:
+        raise ConfigError(f"original_language '{opts.original_language}' must be one of the "
+                          f"languages {','.join(opts.languages)}")
+    if opts.titles < 1:
+        raise ConfigError(f"titles must be >= 1, got {opts.titles}")
+    if not 1 <= opts.shots[0] <= opts.shots[1]:
+        raise ConfigError(f"shots must be a range 1 <= min <= max, got {opts.shots}")
+    if not 0.5 <= opts.shot_seconds[0] <= opts.shot_seconds[1]:
+        raise ConfigError(f"shot_seconds must be a range 0.5 <= min <= max, got {opts.shot_seconds}")
+    width, height = opts.size
+    if width < 32 or height < 32 or width % 2 or height % 2:
+        raise ConfigError(f"size must be even and at least 32x32 (H.264 4:2:0), got {width}x{height}")
+    if opts.sample_rate % opts.fps:
+        raise ConfigError(f"sample_rate {opts.sample_rate} must be a multiple of fps {opts.fps}")
+
+
+def _tuples(options: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+
+
+def _prepare_folder(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DubclrError(f"{out} is a file; give a folder for the corpus")
+    if out.exists() and any(out.iterdir()):
+        if not (out / "labels.json").exists():
+            raise DubclrError(f"{out} is not empty and holds no corpus; choose a new or empty "
+                              f"folder (nothing was written)")
+        if not overwrite:
+            raise DubclrError(f"{out} already holds a corpus (labels.json); pass --force "
+                              f"(overwrite=True) to rebuild it, or choose another folder")
+        for old in list(out.glob("title_*.mkv")) + list(out.glob("title_*.srt")):
+            old.unlink()
+        shutil.rmtree(out / "stems", ignore_errors=True)
+        (out / "labels.json").unlink()
+    out.mkdir(parents=True, exist_ok=True)

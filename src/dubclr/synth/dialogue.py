@@ -1,0 +1,143 @@
+"""Dialogue of a title: lines placed in shots, spoken in every language, plus SRT files.
+
+Every language version of a line starts when the original does (as a dub would), so the
+line's slot is as long as its longest rendering; a line that does not fit its shot is swapped
+for a shorter one or left out.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from dubclr.synth.phrasebook import PHRASES, phrase_length
+from dubclr.synth.tts import VARIANTS, synthesize
+
+LINE_PEAK = 0.6
+_SILENCE = 0.01  # amplitude below which TTS lead-in and tail are trimmed
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str
+    variant: str
+    pitch: int
+    rate: int
+
+    def label(self) -> dict:
+        return {"id": self.id, "voice": self.variant, "pitch": self.pitch, "rate": self.rate}
+
+
+@dataclass
+class Line:
+    shot: int
+    speaker: str
+    phrase: int
+    start: float  # seconds in the title, the same in every language
+    audio: dict[str, np.ndarray]  # language -> samples at the title's rate
+
+    def segment(self, language: str, sample_rate: int) -> tuple[float, float]:
+        return self.start, self.start + len(self.audio[language]) / sample_rate
+
+
+def draw_speakers(rng: np.random.Generator, count: int) -> list[Speaker]:
+    """`count` speakers with distinct voice variants and pitches."""
+    variants = rng.permutation(len(VARIANTS))[:count]
+    return [Speaker(id=f"s{i}", variant=VARIANTS[v], pitch=int(rng.integers(25, 76)),
+                    rate=int(rng.integers(150, 186))) for i, v in enumerate(variants)]
+
+
+@functools.lru_cache(maxsize=4096)
+def spoken(text: str, language: str, variant: str, pitch: int, rate: int,
+           sample_rate: int) -> np.ndarray:
+    """TTS of one line at `sample_rate`, silence trimmed, peak-normalised to `LINE_PEAK`."""
+    samples, native_rate = synthesize(text, language, voice=variant, pitch=pitch, rate=rate)
+    loud = np.nonzero(np.abs(samples) > _SILENCE)[0]
+    if len(loud) == 0:
+        return np.zeros(0, dtype=np.float32)
+    samples = samples[max(loud[0] - 100, 0):loud[-1] + 100]
+    if native_rate != sample_rate:
+        divisor = np.gcd(sample_rate, native_rate)
+        samples = resample_poly(samples, sample_rate // divisor, native_rate // divisor)
+    samples = (samples * (LINE_PEAK / max(float(np.abs(samples).max()), 1e-6))).astype(np.float32)
+    samples.setflags(write=False)  # cached and shared: nobody may change it
+    return samples
+
+
+def place_lines(rng: np.random.Generator, shots: list[dict], shot_speakers: list[list[Speaker]],
+                languages: tuple[str, ...], sample_rate: int, max_lines: int = 2) -> list[Line]:
+    """Up to `max_lines` lines per shot, each spoken by one of the shot's speakers."""
+    order = sorted(range(len(PHRASES)), key=lambda i: phrase_length(PHRASES[i]))
+    lines = []
+    for shot, speakers in zip(shots, shot_speakers):
+        cursor = shot["start"] + float(rng.uniform(0.25, 0.7))
+        for _ in range(max_lines):
+            speaker = speakers[int(rng.integers(len(speakers)))]
+            candidate = int(rng.integers(len(PHRASES)))
+            placed = False
+            for phrase in _shorter_first_from(candidate, order):
+                audio = {lang: spoken(PHRASES[phrase][lang], lang, speaker.variant, speaker.pitch,
+                                      speaker.rate, sample_rate) for lang in languages}
+                longest = max(len(a) for a in audio.values()) / sample_rate
+                if cursor + longest + 0.2 <= shot["end"]:
+                    lines.append(Line(shot["index"], speaker.id, phrase, round(cursor, 3), audio))
+                    cursor += longest + float(rng.uniform(0.3, 0.9))
+                    placed = True
+                    break
+            if not placed:
+                break
+    return lines
+
+
+def _shorter_first_from(candidate: int, order: list[int], tries: int = 4) -> list[int]:
+    """The drawn phrase, then up to `tries - 1` shorter ones (down to the shortest)."""
+    position = order.index(candidate)
+    shorter = order[:position][::-1]
+    step = max(1, len(shorter) // (tries - 1)) if shorter else 1
+    return [candidate] + shorter[::step][: tries - 2] + ([order[0]] if position else [])
+
+
+def speech_track(lines: list[Line], language: str, num_samples: int, sample_rate: int,
+                 speaker: str | None = None) -> np.ndarray:
+    """The speech of one language as a title-long track (optionally one speaker only)."""
+    track = np.zeros(num_samples, dtype=np.float32)
+    for line in lines:
+        if speaker is not None and line.speaker != speaker:
+            continue
+        audio = line.audio[language]
+        start = int(round(line.start * sample_rate))
+        end = min(num_samples, start + len(audio))
+        track[start:end] += audio[: end - start]
+    return track
+
+
+def mouth_openings(speech: np.ndarray, sample_rate: int, fps: int, num_frames: int) -> np.ndarray:
+    """Per video frame, how open a mouth is (0-1): the RMS envelope of `speech`."""
+    hop = sample_rate // fps
+    frames = speech[: num_frames * hop]
+    frames = np.pad(frames, (0, num_frames * hop - len(frames))).reshape(num_frames, hop)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return np.clip(rms / (0.35 * LINE_PEAK), 0.0, 1.0)
+
+
+def write_srt(path: Path, lines: list[Line], language: str, sample_rate: int) -> Path:
+    """SubRip subtitles of one language."""
+    blocks = []
+    for number, line in enumerate(sorted(lines, key=lambda x: x.start), start=1):
+        start, end = line.segment(language, sample_rate)
+        blocks.append(f"{number}\n{_srt_time(start)} --> {_srt_time(end)}\n"
+                      f"{PHRASES[line.phrase][language]}\n")
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def _srt_time(seconds: float) -> str:
+    millis = int(round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"

@@ -1,0 +1,26 @@
+import pytest
+
+from dubclr.media import normalize_language
+from dubclr.media.languages import is_language_tag, to_iso639_2
+
+
+@pytest.mark.parametrize("tag, expected", [
+    ("eng", "en"), ("en", "en"), ("EN", "en"), ("en-US", "en"), ("en_GB", "en"), ("English", "en"),
+    ("spa", "es"), ("es-419", "es"), ("fre", "fr"), ("fra", "fr"), ("jpn", "ja"), ("ger", "de"),
+    ("deu", "de"), ("ita", "it"), ("kor", "ko"), ("chi", "zh"), ("zho", "zh"), ("por", "pt"),
+    ("", "und"), (None, "und"), ("und", "und"), ("mul", "und"), ("zxx", "und"), ("  ", "und"),
+    ("yue", "yue"), ("12", "und"),
+])
+def test_normalize_language(tag, expected):
+    assert normalize_language(tag) == expected
+
+
+def test_language_tags_round_trip_through_matroska_codes():
+    for code in ("en", "es", "fr", "ja", "de", "it", "ko"):
+        assert normalize_language(to_iso639_2(code)) == code
+    assert to_iso639_2("fr") == "fre" and to_iso639_2("de") == "ger"
+
+
+def test_sidecar_tags_are_recognised_only_for_languages():
+    assert is_language_tag("es") and is_language_tag("spa") and is_language_tag("pt-BR")
+    assert not is_language_tag("commentary") and not is_language_tag("2020")

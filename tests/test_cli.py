@@ -1,0 +1,91 @@
+"""CLI smoke: every registered command answers --help; version, doctor, media, synth work."""
+
+import argparse
+import json
+
+import pytest
+
+from dubclr import __version__
+from dubclr.cli import build_parser, main
+
+
+def command_paths(parser: argparse.ArgumentParser, prefix=()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield prefix + (name,)
+                yield from command_paths(child, prefix + (name,))
+
+
+ALL_COMMANDS = sorted(set(command_paths(build_parser())))
+
+
+def test_our_commands_are_registered():
+    for needed in [("doctor",), ("media",), ("media", "probe"), ("synth",), ("synth", "corpus")]:
+        assert needed in ALL_COMMANDS
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
+def test_every_command_has_help(path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*path, "--help"])
+    assert exited.value.code == 0
+    assert "usage: dubclr " + " ".join(path) in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dubclr {__version__}"
+
+
+def test_doctor_reports_what_dubclr_needs(capsys):
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["torch"]["version"] and "cpu" in report["torch"]["devices"]
+    codecs = {c["codec"]: c for c in report["media"]["codecs"]}
+    assert codecs["libx264"]["encode"] and codecs["h264"]["decode"] and codecs["flac"]["decode"]
+    assert all(report["tts"]["corpus_voices"].values())
+    names = {entry["name"]: entry for entry in report["optional"]}
+    assert {"demucs", "openai-whisper", "transformers", "scenedetect"} <= set(names)
+    for entry in names.values():
+        assert entry["present"] or entry["install"].startswith("pip install")
+    assert main(["doctor"]) == 0
+    assert "optional backends" in capsys.readouterr().out
+
+
+def test_media_probe_prints_tracks(media, capsys):
+    path = media.title("movie.mkv", seconds=1.0, tracks=(("eng", 48000, 1, "flac"),
+                                                          ("jpn", 44100, 2, "flac")))
+    media.audio("movie.es.wav", seconds=1.0)
+    assert main(["media", "probe", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "160x48 25 fps, 25 frames" in out and "ja" in out and "movie.es.wav" in out
+    assert main(["media", "probe", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [t["language"] for t in info["audio"]] == ["en", "ja", "es"]
+
+
+def test_errors_are_one_line_with_exit_code_2(media, capsys):
+    assert main(["media", "probe", str(media.folder / "missing.mkv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dubclr: error:") and "no such file" in err and "\n" not in err
+    garbage = media.garbage("bad.mp4")
+    assert main(["media", "probe", str(garbage)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_synth_corpus_command(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    args = ["synth", "corpus", str(out), "--titles", "1", "--seed", "3", "--languages", "fr,ko",
+            "--shots", "2,2", "--shot-seconds", "3,3", "--size", "64x36", "--jobs", "1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "labels.json") in printed and "built 1 titles" in printed
+    labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
+    assert labels["languages"] == ["fr", "ko"] and labels["titles"][0]["original_language"] == "fr"
+    assert main(args) == 2  # exists: needs --force
+    assert "--force" in capsys.readouterr().err
+    assert main(["synth", "corpus", str(tmp_path / "x"), "--size", "big"]) == 2
