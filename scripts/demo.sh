@@ -16,6 +16,6 @@ if [ ! -f "$OUT/corpus/labels.json" ]; then
   $DUBCLR synth corpus "$OUT/corpus" --titles 12 --seed 0 --languages en,es,fr,ja
 fi
 step "2/2 probe: titles x languages x durations"
-$DUBCLR media probe "$OUT/corpus" --table
+$DUBCLR media probe "$OUT/corpus"
 
 printf '\nDemo finished in %ss. Outputs under %s\n' "$(( $(date +%s) - start ))" "$OUT"

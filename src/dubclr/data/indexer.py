@@ -16,7 +16,7 @@ from pathlib import Path
 from dubclr.data.catalog import Catalog, TitleRecord, TrackRecord
 from dubclr.data.shots import DetectorConfig, detect_cuts, keep_shot, read_shot_csv, shots_from_cuts
 from dubclr.errors import CatalogError
-from dubclr.media import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, probe, sidecar_paths
+from dubclr.media import AUDIO_EXTENSIONS, find_titles, probe, sidecar_paths
 from dubclr.progress import progress
 
 SEPARATED_TAG = "separated"  # Movie.separated.flac: the speech-removed track of Movie.mkv
@@ -47,17 +47,6 @@ class _Job:
     fingerprint: str
     csv_shots: tuple[tuple[float, float], ...] | None
     options: IndexOptions
-
-
-def find_titles(root: Path) -> list[Path]:
-    """Video files below ``root`` (sorted), hidden folders skipped."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if Path(name).suffix.lower() in VIDEO_EXTENSIONS and not name.startswith("."):
-                found.append(Path(folder) / name)
-    return found
 
 
 def separated_track(path: Path) -> Path | None:

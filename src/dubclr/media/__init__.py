@@ -15,6 +15,7 @@ from dubclr.media.probe import (
     AudioTrackInfo,
     TitleInfo,
     VideoStreamInfo,
+    find_titles,
     probe,
     sidecar_paths,
 )
@@ -23,6 +24,6 @@ from dubclr.media.video import read_video, resample_indices, uniform_subsample_i
 __all__ = [
     "AUDIO_EXTENSIONS", "VIDEO_EXTENSIONS", "AudioTrackInfo", "CorruptMediaError", "MediaError",
     "NoVideoStreamError", "TitleInfo", "TrackNotFoundError", "VideoStreamInfo", "WindowError",
-    "normalize_language", "probe", "read_audio", "read_video", "resample_indices",
+    "find_titles", "normalize_language", "probe", "read_audio", "read_video", "resample_indices",
     "select_track", "sidecar_paths", "uniform_subsample_indices",
 ]

@@ -8,6 +8,7 @@ A title is one media file plus audio sidecars next to it named `<stem>.<language
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,17 @@ def _probe_cached(path: Path, _mtime: int, _size: int, _folder_mtime: int) -> Ti
     if duration <= 0:
         duration = max([video.duration if video else 0.0] + [t.duration for t in tracks])
     return TitleInfo(path=path, duration=duration, video=video, audio=tracks)
+
+
+def find_titles(root: str | Path) -> list[Path]:
+    """Video files below ``root`` (sorted), hidden files and folders skipped."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if Path(name).suffix.lower() in VIDEO_EXTENSIONS and not name.startswith("."):
+                found.append(Path(folder) / name)
+    return found
 
 
 def sidecar_paths(path: str | Path) -> list[tuple[str, Path]]:
