@@ -1,0 +1,87 @@
+"""`dubclr train CONFIG [key=value ...] [--resume auto|PATH]`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+EPILOG = """\
+examples:
+  dubclr train configs/toy/EN.yaml data.catalog=runs/demo/catalog.sqlite
+  dubclr train configs/paper/B5.yaml init_from.path=runs/B3 --resume auto
+  torchrun --standalone --nproc-per-node 8 -m dubclr train configs/paper/B3.yaml
+  torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST0:29500 \\
+      --rdzv-id b3 -m dubclr train configs/paper/B3.yaml      (on every node)
+
+The run directory (run_dir=...) receives config.yaml (the resolved config), metrics.jsonl,
+tensorboard/ (when installed) and checkpoints/step_XXXXXXXX/. SIGTERM or Ctrl-C writes a
+checkpoint at the end of the current step; `--resume auto` continues from the newest valid
+one. Multi-node runs need a filesystem shared by every node for run_dir.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="pretrain a video<->audio model from a config",
+        description="Pretrain with the paper's cross-modal objective. Launch under torchrun for "
+                    "several processes (gloo on CPU, NCCL on GPUs).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="YAML config, e.g. configs/paper/B3.yaml or configs/toy/EN.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="dotted overrides, e.g. optim.lr=1e-4 data.sampler.batch_size=16")
+    p.add_argument("--resume", metavar="auto|PATH", default=None,
+                   help="'auto': continue from the newest valid checkpoint of run_dir (start "
+                        "fresh when there is none); PATH: from that checkpoint directory")
+    p.add_argument("--check", action="store_true",
+                   help="validate the config and build the model on the meta device, then exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dubclr.config import load_config
+    from dubclr.train.config import TrainConfig
+
+    cfg = load_config(TrainConfig, args.config, args.overrides)
+    if args.check:
+        return _check(cfg)
+    from dubclr.train.loop import Trainer
+
+    result = Trainer(cfg, resume=args.resume).fit()
+    from dubclr.train.distributed import launch_env
+
+    if launch_env()[0] != 0:
+        return 0
+    rate = result.clips / result.seconds if result.seconds > 0 else 0.0
+    if result.start_step == result.step:
+        print(f"nothing to do: the run is at step {result.step} of {result.total_steps}")
+    else:
+        print(f"trained steps {result.start_step + 1}..{result.step} of {result.total_steps} in "
+              f"{result.seconds:.1f} s ({rate:.1f} clips/s), {result.skipped_steps} skipped")
+    print(f"run directory: {result.run_dir}")
+    print(f"  config:      {result.run_dir / 'config.yaml'}")
+    print(f"  metrics:     {result.metrics_path}")
+    if result.last_checkpoint is not None:
+        print(f"  checkpoint:  {result.last_checkpoint}")
+    if result.stopped_by:
+        resume = " ".join(["dubclr train", args.config, *args.overrides, "--resume auto"])
+        print(f"stopped by {result.stopped_by}; continue with: {resume}", file=sys.stderr)
+        signum = getattr(signal, result.stopped_by, signal.SIGTERM)
+        return 128 + int(signum)
+    return 0
+
+
+def _check(cfg) -> int:
+    import torch
+
+    from dubclr.models.av import build_model
+
+    with torch.device("meta"):
+        model = build_model(cfg.model)
+    counts = {name: sum(p.numel() for p in part.parameters())
+              for name, part in (("video", model.video), ("audio", model.audio),
+                                 ("video_head", model.video_head), ("audio_head", model.audio_head))
+              if part is not None}
+    print(f"config ok: {cfg.name or 'unnamed'}; run_dir {cfg.run_dir}")
+    print("parameters: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
+    return 0

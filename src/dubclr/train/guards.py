@@ -1,0 +1,65 @@
+"""Guards of a long run: non-finite steps, and stop signals turned into a clean exit."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+from dubclr.errors import DubclrError
+
+
+class TrainingDivergedError(DubclrError):
+    """The loss or gradients stayed non-finite for too many steps in a row."""
+
+
+class NonFiniteGuard:
+    """Counts skipped steps; raises after ``limit`` of them in a row."""
+
+    def __init__(self, limit: int, total: int = 0) -> None:
+        self.limit = limit
+        self.total = total  # skipped steps over the whole run (kept across resumes)
+        self.in_a_row = 0
+
+    def record(self, step: int, finite: bool, last_checkpoint: str | None) -> None:
+        if finite:
+            self.in_a_row = 0
+            return
+        self.total += 1
+        self.in_a_row += 1
+        if self.in_a_row >= self.limit:
+            where = last_checkpoint or "none was written yet"
+            raise TrainingDivergedError(
+                f"the loss or the gradients were non-finite for {self.in_a_row} steps in a row "
+                f"(steps {step - self.in_a_row + 1}..{step}); training stopped. The last good "
+                f"checkpoint is {where}. Lower optim.lr, raise schedule.warmup_epochs or set "
+                "optim.grad_clip, then restart with --resume auto (or check the data for NaNs).")
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT set ``requested`` instead of killing the process,
+    so the trainer can write a checkpoint at the end of the current step. A second signal
+    of the same kind falls through to the previous handler."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested is not None:  # asked twice: stop now
+            previous = self._previous.get(signum)
+            if callable(previous):
+                previous(signum, frame)
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
