@@ -57,3 +57,6 @@ def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, tmp_path,
     for k, v in model.state_dict().items():
         assert torch.equal(v, saved[k]), k
     assert model.config.video.preset == "tiny"
+    from_run = load_model(run)  # a run directory means its newest valid checkpoint
+    for k, v in from_run.state_dict().items():
+        assert torch.equal(v, saved[k]), k

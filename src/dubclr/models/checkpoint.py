@@ -93,7 +93,8 @@ def read_model_json(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu", **authors: Any) -> AVModel:
-    """Rebuild a model from our directory, a training checkpoint directory, or an authors' file.
+    """Rebuild a model from our directory, a training checkpoint directory, a run directory
+    (its newest valid checkpoint), or an authors' file.
 
     For an authors' file pass its config as ``authors_config=`` (release YAML) or
     ``video_config=`` / ``audio_config=`` (resolved per-tower JSON), and optionally
@@ -103,6 +104,10 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **aut
     if path.is_file() and path.name != CONFIG_FILE:
         return convert_authors_checkpoint(path, **authors).to(map_location)
     directory = path if path.is_dir() else path.parent
+    if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / "checkpoints").is_dir():
+        from dubclr.train.checkpoint import resolve_weights_source  # a run directory
+
+        directory = resolve_weights_source(path)
     meta = read_model_json(directory)
     try:
         config = from_dict(ModelConfig, meta["model"], "model")

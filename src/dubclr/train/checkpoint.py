@@ -184,8 +184,8 @@ def resolve_weights_source(path: str | Path) -> Path:
                 verify(ckpt)
                 return ckpt
             except CheckpointError as exc:
-                warnings.warn(f"init_from: skipping {ckpt}: {exc}", stacklevel=2)
-    raise CheckpointError(f"init_from.path={path}: no {MODEL_WEIGHTS} there and no valid "
+                warnings.warn(f"skipping checkpoint {ckpt}: {exc}", stacklevel=2)
+    raise CheckpointError(f"{path}: no {MODEL_WEIGHTS} there and no valid "
                           "checkpoint under it; give a checkpoint or run directory")
 
 
