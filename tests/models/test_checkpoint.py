@@ -11,6 +11,7 @@ import torch
 from mvit_fixtures import FIXTURES
 from safetensors.torch import load_file
 
+from dubclr.atomic import sha256_file
 from dubclr.cli import main
 from dubclr.errors import CheckpointError
 from dubclr.models import checkpoint as ck
@@ -40,7 +41,7 @@ def test_authors_tiny_checkpoint_converts_and_reproduces_fixture(tmp_path):
     model = ck.load_model(tmp_path / "conv")
     _check_fixture_outputs(model)
     assert model.provenance["source"] == "authors-release"
-    assert model.provenance["sha256"] == ck.file_sha256(AUTHORS)
+    assert model.provenance["sha256"] == sha256_file(AUTHORS)
 
 
 def test_authors_file_loads_directly_with_extra_keys_ignored(tmp_path):

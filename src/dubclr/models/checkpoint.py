@@ -14,9 +14,7 @@ unpickling is refused unless the caller opts in with ``trust_pickle=True``.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dubclr import __version__
+from dubclr.atomic import publish_dir, sha256_file
 from dubclr.config import from_dict, to_dict
 from dubclr.errors import CheckpointError, ConfigError
 from dubclr.models.av import AVModel, build_model
@@ -47,31 +46,33 @@ def save_model(model: AVModel, out_dir: str | Path, provenance: dict[str, Any] |
         raise CheckpointError(f"{out_dir} already exists; pass overwrite=True (--overwrite) "
                               f"or choose another directory")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "version": VERSION, "model": to_dict(model.config),
-            "provenance": {"dubclr_version": __version__,
-                           "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                               timespec="seconds"),
-                           **(provenance or {})}}
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        for name in (WEIGHTS_FILE, CONFIG_FILE):
-            _fsync(tmp / name)
-        _fsync(tmp)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-        _fsync(out_dir.parent)
+        write_model_files(tmp, model_state(model), model.config, provenance)
+        publish_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A plain CPU state dict (safetensors wants contiguous, unshared tensors)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def write_model_files(directory: Path, state: dict[str, torch.Tensor], config: ModelConfig,
+                      provenance: dict[str, Any] | None = None) -> tuple[str, str]:
+    """``model.safetensors`` and ``model.json`` into ``directory`` (not fsynced: the caller
+    publishes the directory atomically). Returns the two file names."""
+    meta = {"format": FORMAT, "version": VERSION, "model": to_dict(config),
+            "provenance": {"dubclr_version": __version__,
+                           "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                               timespec="seconds"),
+                           **(provenance or {})}}
+    save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return WEIGHTS_FILE, CONFIG_FILE
 
 
 def read_model_json(path: str | Path) -> dict[str, Any]:
@@ -223,21 +224,5 @@ def convert_authors_checkpoint(path: str | Path, *, authors_config: str | Path |
         if tower is not None:
             load_weights(tower, towers[name], where=f"{path} ({name} tower)")
     model.provenance = {"source": "authors-release", "file": str(path),
-                        "sha256": file_sha256(path)}
+                        "sha256": sha256_file(path)}
     return model.eval()
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,7 +16,6 @@ always complete; a damaged one (disk error, hand editing) fails its manifest che
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,11 +27,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from dubclr import __version__
-from dubclr.config import to_dict
+from dubclr.atomic import publish_dir, sha256_file
 from dubclr.errors import CheckpointError
+from dubclr.models.checkpoint import model_state, write_model_files
 
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_JSON = "model.json"
@@ -55,32 +54,6 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A plain CPU state dict (safetensors wants contiguous, unshared tensors)."""
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
 def write_checkpoint(root: str | Path, step: int, model: torch.nn.Module, model_config: Any,
                      trainer_state: dict[str, Any], provenance: dict[str, Any] | None = None) -> Path:
     """Write ``root/step_XXXXXXXX`` atomically and return it (replaces one of the same step)."""
@@ -91,25 +64,14 @@ def write_checkpoint(root: str | Path, step: int, model: torch.nn.Module, model_
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    save_file(model_state(model), str(tmp / MODEL_WEIGHTS), metadata={"format": "pt"})
-    meta = {"format": "dubclr-model", "version": 1, "model": to_dict(model_config),
-            "provenance": {"source": "dubclr train", "dubclr_version": __version__,
-                           "step": step, **(provenance or {})}}
-    (tmp / MODEL_JSON).write_text(json.dumps(meta, indent=2))
+    model_files = write_model_files(tmp, model_state(model), model_config,
+                                    {"source": "dubclr train", "step": step, **(provenance or {})})
     torch.save(trainer_state, tmp / TRAINER_STATE)
-    files = (MODEL_WEIGHTS, MODEL_JSON, TRAINER_STATE)
-    manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+    files = (*model_files, TRAINER_STATE)
+    manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
                 for name in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    for name in (*files, MANIFEST):
-        _fsync_file(tmp / name)
-    _fsync_dir(tmp)
-    if final.exists():  # the same step written again after a resume
-        old = root / f".old-{final.name}-{os.getpid()}"
-        final.rename(old)
-        shutil.rmtree(old)
-    tmp.rename(final)
-    _fsync_dir(root)
+    publish_dir(tmp, final)  # replaces a checkpoint of the same step written before a resume
     return final
 
 
@@ -138,7 +100,7 @@ def verify(path: str | Path) -> None:
         entry = manifest.get(name)
         if entry is None or not file.is_file():
             raise CheckpointError(f"{path}: {name} is missing")
-        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
+        if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
             raise CheckpointError(f"{path}: {name} does not match its manifest (damaged)")
 
 
