@@ -28,22 +28,30 @@ __all__ = [
     "from_dict",
     "load_config",
     "load_yaml",
+    "read_yaml_mapping",
     "to_dict",
     "save_config",
 ]
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, resolving ``_base_`` chains."""
+def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping, with errors that name the file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, resolving ``_base_`` chains."""
+    path = Path(path)
+    data = read_yaml_mapping(path)
     base = data.pop("_base_", None)
     if base is None:
         return data

@@ -12,8 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dubclr.config import read_yaml_mapping
 from dubclr.errors import ConfigError
 
 # ``_C.MVIT`` defaults of the release (values a YAML may leave out).
@@ -93,16 +92,7 @@ def resolve_mvit(mvit: dict[str, Any] | None, modality: str) -> dict[str, Any]:
 
 def read_authors_yaml(path: str | Path) -> dict[str, Any]:
     """Read a release ``config.yaml`` (YACS syntax is plain YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"authors' config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    return data
+    return read_yaml_mapping(path, "authors' config")
 
 
 def tower_from_authors_yaml(data: dict[str, Any], modality: str) -> tuple[dict[str, Any], tuple[int, ...]]:
