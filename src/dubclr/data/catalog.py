@@ -1,8 +1,9 @@
 """The title catalog: titles, audio tracks, shots and indexing failures in SQLite.
 
 The schema is versioned (``meta.schema_version``) and the database runs in WAL mode, so a
-training job can read while ``dubclr index`` appends. Reading is done through
-:class:`Catalog`; the dataset workers only ever see plain :class:`ShotRecord` tuples.
+training job can read while ``dubclr index`` appends. An older catalog is migrated in place
+when it is opened. Reading is done through :class:`Catalog`; the dataset workers only ever
+see plain :class:`ShotRecord` tuples.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from pathlib import Path
 
 from dubclr.errors import CatalogError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Where a title's original (primary) language came from.
+ORIGINAL_FROM_DEFAULT = "default-track"  # the default audio track (or the first tagged one)
+ORIGINAL_FROM_CSV = "csv"  # `dubclr index --originals originals.csv`; kept by later runs
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,6 +33,7 @@ CREATE TABLE IF NOT EXISTS titles (
     duration REAL NOT NULL,
     fps REAL, width INTEGER, height INTEGER, num_frames INTEGER,
     original_language TEXT NOT NULL,
+    original_source TEXT NOT NULL DEFAULT 'default-track',  -- 'default-track' or 'csv'
     shot_source TEXT NOT NULL,       -- 'detected' or 'csv'
     indexed_at REAL NOT NULL
 );
@@ -61,6 +67,11 @@ CREATE INDEX IF NOT EXISTS shots_title ON shots(title_id);
 CREATE INDEX IF NOT EXISTS tracks_title ON tracks(title_id);
 """
 
+# version -> statements that bring a catalog of that version to the next one
+_MIGRATIONS = {
+    1: ["ALTER TABLE titles ADD COLUMN original_source TEXT NOT NULL DEFAULT 'default-track'"],
+}
+
 
 @dataclass(frozen=True)
 class TrackRecord:
@@ -90,7 +101,13 @@ class TitleRecord:
     height: int = 0
     num_frames: int = 0
     shot_source: str = "detected"
+    original_source: str = ORIGINAL_FROM_DEFAULT
     id: int | None = None
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages of the dialogue tracks, in track order."""
+        return [t.language for t in self.tracks if t.kind == "dialogue"]
 
 
 @dataclass(frozen=True)
@@ -148,10 +165,13 @@ class Catalog:
             with conn:
                 conn.executescript(_SCHEMA)
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif version != SCHEMA_VERSION:
+        elif version < SCHEMA_VERSION:
+            _migrate(conn, path, version)
+        elif version > SCHEMA_VERSION:
             conn.close()
             raise CatalogError(f"{path}: catalog schema version {version}, this dubclr reads "
-                               f"version {SCHEMA_VERSION}; re-index into a new file")
+                               f"version {SCHEMA_VERSION}; update dubclr or re-index into a new "
+                               "file")
         return cls(path=path, conn=conn)
 
     def close(self) -> None:
@@ -177,10 +197,11 @@ class Catalog:
             self.conn.execute("DELETE FROM failures WHERE path = ?", (rec.path,))
             cur = self.conn.execute(
                 "INSERT INTO titles (name, path, fingerprint, duration, fps, width, height, "
-                "num_frames, original_language, shot_source, indexed_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "num_frames, original_language, original_source, shot_source, indexed_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.name, rec.path, rec.fingerprint, rec.duration, rec.fps, rec.width, rec.height,
-                 rec.num_frames, rec.original_language, rec.shot_source, time.time()))
+                 rec.num_frames, rec.original_language, rec.original_source, rec.shot_source,
+                 time.time()))
             title_id = int(cur.lastrowid)
             self.conn.executemany(
                 "INSERT INTO tracks (title_id, position, path, stream_index, language, kind, codec, "
@@ -191,6 +212,12 @@ class Catalog:
                 "INSERT INTO shots (title_id, idx, start, end, kept) VALUES (?,?,?,?,?)",
                 [(title_id, i, s, e, int(k)) for i, (s, e, k) in enumerate(rec.shots)])
         return title_id
+
+    def set_original(self, path: str, language: str, source: str) -> None:
+        """Set the original language of an indexed title (it must be one of its tracks)."""
+        with self.conn:
+            self.conn.execute("UPDATE titles SET original_language = ?, original_source = ? "
+                              "WHERE path = ?", (language, source, path))
 
     def put_failure(self, path: str, fingerprint: str, error: str, reason: str) -> None:
         with self.conn:
@@ -237,11 +264,11 @@ class Catalog:
         out = []
         for row in self.conn.execute(
                 "SELECT id, name, path, fingerprint, duration, fps, width, height, num_frames, "
-                "original_language, shot_source FROM titles ORDER BY name, id"):
+                "original_language, shot_source, original_source FROM titles ORDER BY name, id"):
             out.append(TitleRecord(
                 id=row[0], name=row[1], path=row[2], fingerprint=row[3], duration=row[4],
                 fps=row[5] or 0.0, width=row[6] or 0, height=row[7] or 0, num_frames=row[8] or 0,
-                original_language=row[9], shot_source=row[10],
+                original_language=row[9], shot_source=row[10], original_source=row[11],
                 tracks=tracks.get(row[0], []), shots=shots.get(row[0], [])))
         return out
 
@@ -262,6 +289,22 @@ class Catalog:
                                       original_language=title.original_language,
                                       languages=langs, positions=positions, separated=separated))
         return out
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring an older catalog to SCHEMA_VERSION in one transaction (data is kept)."""
+    try:
+        with conn:
+            for v in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[v]:
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                         (str(SCHEMA_VERSION),))
+    except (KeyError, sqlite3.DatabaseError) as exc:
+        conn.close()
+        raise CatalogError(f"{path}: cannot upgrade catalog schema {version} to {SCHEMA_VERSION} "
+                           f"({exc}); check the file is writable, or re-index into a new file"
+                           ) from None
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
