@@ -35,6 +35,24 @@ def test_index_stats_and_check(tiny_corpus, tmp_path, capsys):
     assert main(["data", "check", str(config), "--batches", "1"]) == 0
     text = capsys.readouterr().out
     assert "k=2 per title" in text and "a_s es" in text
+    # --set takes dotted training-config keys, as `dubclr train` does
+    assert main(["data", "check", str(config), "--batches", "1", "--json",
+                 "--set", "data.sampler.batch_size=2", "--set", "data.dub_policy=mono"]) == 0
+    (batch,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert batch["shapes"]["video_p"][0] == 2
+    assert all(m["lang_s"] == m["lang_p"] == "en" for m in batch["items"])
+
+
+def test_check_validates_the_whole_training_config(tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text("data:\n  num_workers: 0\noptim:\n  lr: -1\n")
+    assert main(["data", "check", str(config)]) == 2
+    assert "optim.lr" in capsys.readouterr().err
+    config.write_text("data:\n  num_workers: 0\n")
+    assert main(["data", "check", str(config), "--set", "optim.lrr=1"]) == 2
+    assert "optim.lrr" in capsys.readouterr().err
+    assert main(["data", "check", str(config), "--set", "data.audio.channels=2"]) == 2
+    assert "model.audio.channels" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):

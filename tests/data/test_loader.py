@@ -139,3 +139,24 @@ def test_selection_filters(tiny_catalog, data_config):
     assert set(select_shots(shots, SelectionConfig(max_clips=3))) <= set(five)
     with pytest.raises(ConfigError, match="no shots"):
         build_train_loader(data_config(tiny_catalog, selection__min_tracks=9))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_iterating_leaves_the_global_rng_alone(tiny_catalog, data_config, workers):
+    cfg = data_config(tiny_catalog, num_workers=workers, sampler__steps_per_epoch=2)
+    loader = build_train_loader(cfg, seed=3, rank=0)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    it = iter(loader)
+    next(it)
+    del it
+    loader.set_epoch(1)
+    assert len(list(loader)) == 2
+    assert torch.equal(torch.get_rng_state(), state)
+    seeds = {(e, r): build_train_loader(cfg, seed=3, rank=r, world_size=2)
+             for e in (0, 1) for r in (0, 1)}
+    for (e, _), ld in seeds.items():
+        ld.set_epoch(e)
+    firsts = {k: ld.worker_seed_generator().initial_seed() for k, ld in seeds.items()}
+    assert len(set(firsts.values())) == 4  # workers' seeds differ by epoch and rank
+    assert firsts[(1, 1)] == seeds[(1, 1)].worker_seed_generator().initial_seed()

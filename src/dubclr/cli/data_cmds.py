@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-shot", type=float, default=12.0, help="longest kept shot, seconds")
     p.add_argument("--shots-csv", type=Path,
                    help="CSV with columns file,start,end: use these shots instead of detection")
+    p.add_argument("--originals", type=Path, metavar="CSV",
+                   help="CSV with columns file,language: each title's original (primary) "
+                   "language, instead of its default track's. Kept by later runs without it")
     p.add_argument("--threshold", type=float, default=None,
                    help="cut detector score threshold (0..1, default 0.10)")
     p.set_defaults(func=cmd_index)
@@ -43,16 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.set_defaults(func=lambda args: data.print_help() or 2)
     ck = datas.add_parser(
         "check", help="show what the model will see: the composition of the first batches",
-        description="Build the training loader from a training config (its data: section) and "
-        "print each batch's titles, shots, languages of a_p and a_s, window times and tensor "
-        "shapes.")
-    ck.add_argument("config", type=Path, help="training YAML (its data: section is used)")
+        description="Load a training config (the whole config is validated, as `dubclr train` "
+        "does), build its training loader and print each batch's titles, shots, languages of "
+        "a_p and a_s, window times and tensor shapes. A relative data.catalog is looked up in "
+        "the current folder, then beside the config.")
+    ck.add_argument("config", type=Path, help="training YAML, e.g. configs/toy/EN.yaml")
     ck.add_argument("--batches", type=int, default=2, help="how many batches to show (default 2)")
     ck.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config key, e.g. --set data.sampler.batch_size=4")
+                    help="override a training-config key, dotted from the top as in `dubclr "
+                    "train`, e.g. --set data.sampler.batch_size=4 --set seed=3 (repeatable)")
     ck.add_argument("--rank", type=int, default=0)
     ck.add_argument("--world-size", type=int, default=1)
-    ck.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's)")
+    ck.add_argument("--seed", type=int, default=None,
+                    help="sampler seed (default: the config's seed)")
     ck.add_argument("--json", action="store_true", help="one JSON object per batch")
     ck.set_defaults(func=cmd_check)
 
@@ -63,12 +69,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     detector = DetectorConfig() if args.threshold is None else DetectorConfig(threshold=args.threshold)
     report = index_folder(args.data_dir, args.catalog, jobs=args.jobs, shots_csv=args.shots_csv,
+                          originals_csv=args.originals,
                           options=IndexOptions(min_shot=args.min_shot, max_shot=args.max_shot,
                                                detector=detector))
     for path, reason in report.failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     print(f"found {report.found} titles: {report.indexed} indexed, {report.unchanged} unchanged, "
           f"{report.failed} failed, {report.removed} removed")
+    if args.originals:
+        print(f"{report.originals_from_csv} original languages set from {args.originals}")
     print(f"catalog written to {report.catalog}")
     return 0
 
@@ -89,21 +98,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dubclr.config import apply_overrides, from_dict, load_yaml
-    from dubclr.data.config import DataConfig
+    from dubclr.config import load_config
     from dubclr.data.loader import build_train_loader
-    from dubclr.errors import ConfigError
     from dubclr.progress import progress
+    from dubclr.train.config import TrainConfig
 
-    raw = apply_overrides(load_yaml(args.config), args.overrides)
-    if "data" not in raw:
-        raise ConfigError(f"{args.config}: no data: section; data check needs a training config")
-    cfg = from_dict(DataConfig, raw["data"], "data")
+    train_cfg = load_config(TrainConfig, args.config, args.overrides)
+    cfg = train_cfg.data
     if not cfg.catalog.is_absolute() and not cfg.catalog.exists():
         beside = args.config.parent / cfg.catalog
         if beside.exists():
             cfg.catalog = beside
-    seed = args.seed if args.seed is not None else int(raw.get("seed", 0))
+    seed = args.seed if args.seed is not None else train_cfg.seed
     loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
     if not args.json:
         print(f"{len(loader)} steps per epoch, batch {cfg.sampler.batch_size} per rank, "

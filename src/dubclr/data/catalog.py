@@ -272,6 +272,17 @@ class Catalog:
                 tracks=tracks.get(row[0], []), shots=shots.get(row[0], [])))
         return out
 
+    def originals(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        """path -> (original language, its source, dialogue languages) of every title."""
+        languages: dict[int, list[str]] = {}
+        for tid, lang in self.conn.execute(
+                "SELECT title_id, language FROM tracks WHERE kind = 'dialogue' "
+                "ORDER BY title_id, position"):
+            languages.setdefault(tid, []).append(lang)
+        rows = self.conn.execute("SELECT id, path, original_language, original_source FROM titles")
+        return {path: (lang, source, tuple(languages.get(tid, ())))
+                for tid, path, lang, source in rows}
+
     def shot_records(self) -> list[ShotRecord]:
         """Every kept shot of every title, ordered by title name then shot index."""
         out = []
@@ -295,6 +306,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
     """Bring an older catalog to SCHEMA_VERSION in one transaction (data is kept)."""
     try:
         with conn:
+            conn.execute("BEGIN IMMEDIATE")  # the ALTERs and the version change, or nothing
             for v in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[v]:
                     conn.execute(statement)

@@ -4,19 +4,27 @@ Each title is probed (tracks, sidecars), cut into shots (detected, or read from 
 written in one transaction. Files whose size and mtime (and their sidecars') are unchanged
 since the last run are skipped; a file that cannot be read goes to the ``failures`` table
 with its reason and the run goes on.
+
+A title's original language is its default track's unless ``--originals`` gives it; a
+language set that way is kept by later runs (``titles.original_source = 'csv'``), also when
+the title is re-indexed, as long as the title still has a track in it.
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dubclr.data.catalog import Catalog, TitleRecord, TrackRecord
+from dubclr.data.catalog import ORIGINAL_FROM_CSV, Catalog, TitleRecord, TrackRecord
+from dubclr.data.originals import OriginalRow, check_original, match_originals, read_originals_csv
 from dubclr.data.shots import DetectorConfig, detect_cuts, keep_shot, read_shot_csv, shots_from_cuts
 from dubclr.errors import CatalogError
 from dubclr.media import AUDIO_EXTENSIONS, find_titles, probe, sidecar_paths
 from dubclr.progress import progress
+
+log = logging.getLogger("dubclr.data")
 
 SEPARATED_TAG = "separated"  # Movie.separated.flac: the speech-removed track of Movie.mkv
 
@@ -36,6 +44,7 @@ class IndexReport:
     unchanged: int = 0
     failed: int = 0
     removed: int = 0
+    originals_from_csv: int = 0  # titles whose original language the CSV set in this run
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -74,7 +83,10 @@ def fingerprint(path: Path) -> str:
 
 def index_folder(root: str | Path, catalog_path: str | Path, *, jobs: int = 1,
                  options: IndexOptions = IndexOptions(), shots_csv: str | Path | None = None,
+                 originals_csv: str | Path | None = None,
                  show_progress: bool = True) -> IndexReport:
+    """Index the titles below ``root``. A bad ``originals_csv`` row (a title without a track
+    in that language) raises CatalogError after the run; that title is left as it was."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise CatalogError(f"data folder not found: {root}")
@@ -82,8 +94,12 @@ def index_folder(root: str | Path, catalog_path: str | Path, *, jobs: int = 1,
     report = IndexReport(catalog=Path(catalog_path))
     titles = find_titles(root)
     report.found = len(titles)
+    originals = _Originals(match_originals(read_originals_csv(originals_csv), titles, root,
+                                           originals_csv) if originals_csv else {},
+                           originals_csv)
     with Catalog.open(catalog_path, create=True) as catalog:
         known = catalog.fingerprints()
+        originals.previous = catalog.originals()
         todo = []
         for path in titles:
             try:
@@ -95,10 +111,11 @@ def index_folder(root: str | Path, catalog_path: str | Path, *, jobs: int = 1,
                 continue
             if known.get(str(path)) == fp:
                 report.unchanged += 1
+                originals.update_unchanged(catalog, str(path), rel_name(path, root), report)
                 continue
             rel = path.relative_to(root)
             shots = csv_shots.get(rel.as_posix()) or csv_shots.get(path.name)
-            todo.append(_Job(str(path), rel.with_suffix("").as_posix(), fp,
+            todo.append(_Job(str(path), rel_name(path, root), fp,
                              tuple(shots) if shots else None, options))
         report.removed = catalog.remove_missing((str(p) for p in titles), str(root))
         results = _run(todo, jobs)
@@ -106,8 +123,9 @@ def index_folder(root: str | Path, catalog_path: str | Path, *, jobs: int = 1,
                        disable=None if show_progress else True)
         for job, result in zip(todo, bar):
             if isinstance(result, TitleRecord):
-                catalog.put_title(result)
-                report.indexed += 1
+                if originals.apply(result, report):
+                    catalog.put_title(result)
+                    report.indexed += 1
             else:
                 error, reason = result
                 catalog.put_failure(job.path, job.fingerprint, error, reason)
@@ -115,7 +133,60 @@ def index_folder(root: str | Path, catalog_path: str | Path, *, jobs: int = 1,
                 report.failures.append((job.path, reason))
         catalog.set_meta("last_index", {"root": str(root), "options": {
             "min_shot": options.min_shot, "max_shot": options.max_shot}})
+    if originals.errors:
+        raise CatalogError(f"{len(originals.errors)} original language(s) in {originals_csv} "
+                           "name no track of their title; those titles were left as they were, "
+                           "the rest is indexed. Fix the CSV and re-run:\n  "
+                           + "\n  ".join(originals.errors))
     return report
+
+
+def rel_name(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+class _Originals:
+    """Which original language each title gets: the CSV's, else the one a previous run took
+    from a CSV, else the default track's (already in the record)."""
+
+    def __init__(self, rows: dict[str, OriginalRow], source: str | Path | None) -> None:
+        self.rows, self.source = rows, source
+        self.previous: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self.errors: list[str] = []
+
+    def apply(self, rec: TitleRecord, report: IndexReport) -> bool:
+        """Set ``rec``'s original language; False when the CSV's cannot be used."""
+        row = self.rows.get(rec.path)
+        if row is not None:
+            error = check_original(rec.name, row, rec.languages, self.source)
+            if error:
+                self.errors.append(error)
+                return False
+            rec.original_language, rec.original_source = row.language, ORIGINAL_FROM_CSV
+            report.originals_from_csv += 1
+            return True
+        language, source, _ = self.previous.get(rec.path, (None, None, ()))
+        if source == ORIGINAL_FROM_CSV:
+            if language in rec.languages:
+                rec.original_language, rec.original_source = language, ORIGINAL_FROM_CSV
+            else:
+                log.warning("%s: its original language %r (set from a CSV) has no track any "
+                            "more; using the default track's %r", rec.name, language,
+                            rec.original_language)
+        return True
+
+    def update_unchanged(self, catalog: Catalog, path: str, name: str,
+                         report: IndexReport) -> None:
+        row = self.rows.get(path)
+        if row is None or path not in self.previous:
+            return
+        language, source, languages = self.previous[path]
+        error = check_original(name, row, languages, self.source)
+        if error:
+            self.errors.append(error)
+        elif (language, source) != (row.language, ORIGINAL_FROM_CSV):
+            catalog.set_original(path, row.language, ORIGINAL_FROM_CSV)
+            report.originals_from_csv += 1
 
 
 def _run(todo: list[_Job], jobs: int):

@@ -2,6 +2,11 @@
 
 ``TrainLoader`` counts the batches it has handed out, so ``state_dict()`` taken after step n
 resumes at step n+1 with the identical batches, whatever the workers had prefetched.
+
+A torch DataLoader draws its workers' base seed when its iterator starts, from the global
+RNG unless it is given a generator. ``TrainLoader`` gives it one seeded from (seed, epoch,
+rank), so iterating never advances the training RNG stream: a run resumed mid-epoch stays
+bitwise identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from dubclr.data.catalog import Catalog
@@ -49,11 +55,17 @@ class TrainLoader:
             self.dataset, batch_sampler=batches, num_workers=workers,
             collate_fn=collate_quadruplets, worker_init_fn=_one_thread_per_worker,
             prefetch_factor=self.cfg.prefetch_factor if workers > 0 else None,
-            persistent_workers=False)
+            persistent_workers=False, generator=self.worker_seed_generator())
         for batch in loader:
             self.step += 1
             self._account(batch)
             yield batch
+
+    def worker_seed_generator(self) -> torch.Generator:
+        """The DataLoader's own RNG (workers' base seed), never the global one."""
+        entropy = [x % 2**64 for x in (self.sampler.seed, self.epoch, self.sampler.rank)]
+        seed = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+        return torch.Generator().manual_seed(int(seed) >> 1)
 
     def _account(self, batch: dict) -> None:
         self.clips += len(batch["meta"])

@@ -14,6 +14,7 @@ def catalog_stats(catalog: Catalog) -> dict:
     kept = [s for t in titles for s in t.shots if s[2]]
     track_langs: Counter = Counter()
     originals: Counter = Counter()
+    original_sources: Counter = Counter()
     tracks_per_title: Counter = Counter()
     dub_langs: Counter = Counter()
     multi_track_shots, separated = 0, 0
@@ -22,6 +23,7 @@ def catalog_stats(catalog: Catalog) -> dict:
         separated += any(t.kind == "separated" for t in title.tracks)
         track_langs.update(t.language for t in dialogue)
         originals[title.original_language] += 1
+        original_sources[title.original_source] += 1
         tracks_per_title[len(dialogue)] += 1
         dub_langs.update(t.language for t in dialogue if t.language != title.original_language)
         if len(dialogue) >= 2:
@@ -38,6 +40,7 @@ def catalog_stats(catalog: Catalog) -> dict:
         "mean_kept_shot_seconds": round(sum(lengths) / len(lengths), 3) if lengths else 0.0,
         "failures": len(catalog.failures()),
         "original_languages": dict(originals.most_common()),
+        "original_sources": dict(original_sources.most_common()),  # default-track / csv
         "track_languages": dict(track_langs.most_common()),
         "dub_languages": dict(dub_langs.most_common()),
         "titles_by_tracks": {str(k): v for k, v in sorted(tracks_per_title.items())},
@@ -61,7 +64,8 @@ def format_stats(stats: dict) -> str:
         f"shots        {stats['shots_kept']} kept of {stats['shots_detected']} "
         f"({stats['kept_hours']:.2f} h, mean {stats['mean_kept_shot_seconds']:.1f} s)",
         f"failures     {stats['failures']}",
-        "original     " + _hist(stats["original_languages"]),
+        "original     " + _hist(stats["original_languages"])
+        + "  (from: " + _hist(stats["original_sources"]) + ")",
         "tracks       " + _hist(stats["track_languages"]),
         "dubs         " + _hist(stats["dub_languages"]),
         "tracks/title " + _hist(stats["titles_by_tracks"]),

@@ -278,15 +278,11 @@ class _Loop:
                     self.loader.load_state_dict(self.t._loader_state)
                     self.t._loader_state = None
                 self.loader.set_epoch(epoch)  # ...kept within its epoch, else a new epoch
+                # the loader seeds its workers from its own generator: iterating it leaves
+                # the training RNG stream alone (bitwise resume mid-epoch relies on it)
                 batches_iter = iter(self.loader)
-                # A torch DataLoader draws its workers' base seed from the global RNG when
-                # its iterator starts; keep that draw out of the training RNG stream, or a
-                # run resumed mid-epoch would diverge from an uninterrupted one.
-                with torch.random.fork_rng(devices=[]):
-                    first = next(batches_iter)
-                for i in range(position, self.spe):
-                    batches = [first if i == position and j == 0 else next(batches_iter)
-                               for j in range(accum)]
+                for _ in range(position, self.spe):
+                    batches = [next(batches_iter) for _ in range(accum)]
                     if step == first_step:
                         self.measure_flops(batches[0])
                     lr = self.scheduler.lr
