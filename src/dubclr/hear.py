@@ -82,7 +82,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     padded = torch.nn.functional.pad(audio, (half, clip - half))
     windows = padded.unfold(1, clip, hop)[:, :count]  # (n_sounds, count, clip) view
     emb = model.embed_windows(windows.reshape(n_sounds * count, clip))
-    emb = emb.reshape(n_sounds, count, -1)
+    emb = emb.reshape(n_sounds, count, model.timestamp_embedding_size)
     times = torch.arange(count, dtype=torch.float64) * (hop * 1000.0 / SAMPLE_RATE)
     times = times.to(torch.float32).to(audio.device).expand(n_sounds, count).contiguous()
     return emb, times
@@ -99,5 +99,6 @@ def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
         piece = audio[:, s:e]
         pieces.append(torch.nn.functional.pad(piece, (0, clip - piece.shape[1])))
     windows = torch.stack(pieces, dim=1)  # (n_sounds, n_windows, clip)
-    emb = model.embed_windows(windows.reshape(-1, clip)).reshape(n_sounds, len(spans), -1)
+    emb = model.embed_windows(windows.reshape(-1, clip))
+    emb = emb.reshape(n_sounds, len(spans), model.scene_embedding_size)
     return emb.mean(dim=1)

@@ -159,3 +159,23 @@ def test_checkpoint_info_cli(tmp_path, capsys):
                  "--video-config", str(TOWER_JSON["video_config"]), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["towers"]["video"]["params"] == 28064 and "audio" not in info["towers"]
+
+
+def test_info_paths_a_user_may_type(tmp_path, capsys):
+    """A missing path is named as missing (not as its parent lacking model.json), the
+    weights file inside our directory loads that directory, and a file that is no torch
+    checkpoint is not sent to --trust-pickle."""
+    out = tmp_path / "conv"
+    assert main(["checkpoint", "convert", str(AUTHORS), str(out),
+                 "--video-config", str(TOWER_JSON["video_config"])]) == 0
+    capsys.readouterr()
+    assert main(["checkpoint", "info", str(tmp_path / "nope")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["checkpoint", "info", str(out / "model.safetensors")]) == 0
+    assert "28,064 parameters" in capsys.readouterr().out
+    text = tmp_path / "notes.md"
+    text.write_text("# not a checkpoint\n")
+    assert main(["checkpoint", "info", str(text), "--video-config",
+                 str(TOWER_JSON["video_config"])]) == 2
+    err = capsys.readouterr().err
+    assert "not a torch checkpoint" in err and "--trust-pickle" not in err

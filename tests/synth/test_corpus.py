@@ -154,3 +154,15 @@ def test_existing_corpus_needs_overwrite(tmp_path):
         build_corpus(out, seed=1, jobs=1, **{**MICRO, "titles": 1})
     again = build_corpus(out, seed=1, jobs=1, overwrite=True, **{**MICRO, "titles": 1})
     assert again.read_bytes() == first
+
+
+def test_zero_fps_and_no_languages_are_config_errors(tmp_path, capsys):
+    from dubclr.cli import main
+
+    with pytest.raises(ConfigError, match="fps"):
+        build_corpus(tmp_path / "x", **{**MICRO, "fps": 0})
+    assert main(["synth", "corpus", str(tmp_path / "y"), "--fps", "0"]) == 2
+    assert main(["synth", "corpus", str(tmp_path / "y"), "--languages", ","]) == 2
+    err = capsys.readouterr().err
+    assert "fps" in err and "--languages" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

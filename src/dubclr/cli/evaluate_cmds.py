@@ -51,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="probe_results", help="folder for probe.json and probe.md")
     p.set_defaults(func=_probe)
 
-    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH")
+    bench_parser = sub.add_parser("bench", help="benchmarks")
+    bench_parser.set_defaults(func=lambda args: bench_parser.print_help() or 2)
+    bench = bench_parser.add_subparsers(dest="bench", metavar="BENCH")
     p = bench.add_parser("toy", help="the toy benchmark on the synthetic corpus",
                          description="Sound, scene, speaker-count, language-ID and audiovisual "
                          "probes on held-out synthetic titles plus cross-language retrieval, "

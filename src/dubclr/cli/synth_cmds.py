@@ -42,6 +42,9 @@ def run_corpus(args: argparse.Namespace) -> int:
     from dubclr.synth import build_corpus
 
     languages = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+    if not languages:
+        raise ConfigError(f"--languages needs at least one language (e.g. en,es), got "
+                          f"{args.languages!r}")
     started = time.perf_counter()
     labels = build_corpus(
         args.out, titles=args.titles, seed=args.seed, languages=languages, jobs=args.jobs,

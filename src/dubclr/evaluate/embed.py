@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dubclr.errors import ConfigError
 from dubclr.evaluate.embed_store import EmbedStore
 from dubclr.evaluate.encoder import SAMPLE_RATE, Encoder, load_encoder
 from dubclr.evaluate.windows import audio_windows, video_windows
@@ -38,6 +39,15 @@ class EmbedOptions:
     tracks: str = "default"  # default | all (audio tracks of multi-track titles)
     batch_size: int = 16  # windows per forward pass
     flush_every: int = 16  # files per Parquet part
+
+    def __post_init__(self) -> None:
+        if self.crops not in ("center", "five"):
+            raise ConfigError(f"crops must be 'center' or 'five', got {self.crops!r}")
+        if self.tracks not in ("default", "all"):
+            raise ConfigError(f"tracks must be 'default' or 'all', got {self.tracks!r}")
+        if self.batch_size < 1 or self.flush_every < 1:
+            raise ConfigError(f"batch_size (--batch-size) and flush_every must be >= 1, got "
+                              f"{self.batch_size} and {self.flush_every}")
 
 
 @dataclass
@@ -176,6 +186,12 @@ def run_embed(checkpoint: str | Path, input_dir: str | Path, out_dir: str | Path
         if not root.exists():
             raise MediaError(f"input folder not found: {root}")
         files = find_media(root)
+        if not files:
+            raise MediaError(f"no media files under {root} (looked for "
+                             f"{', '.join(sorted(VIDEO_EXTENSIONS | AUDIO_EXTENSIONS))})")
+        if Path(out_dir).exists() and not Path(out_dir).is_dir():
+            raise ConfigError(f"--out {out_dir} is a file; give a folder for the embeddings")
+        checkpoint = getattr(encoder.model, "source_dir", None) or checkpoint
         _check_same_setup(Path(out_dir), checkpoint, options)
         store = EmbedStore(out_dir, rank=env.rank)
         done = store.done()
@@ -186,7 +202,10 @@ def run_embed(checkpoint: str | Path, input_dir: str | Path, out_dir: str | Path
         for path in progress(mine, desc=f"embed (rank {env.rank})" if env.distributed else "embed",
                              unit="file"):
             rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            todo = [m for m in _applicable(path, modalities) if (rel, m) not in done]
+            applicable = _applicable(path, modalities)
+            if not applicable:  # e.g. a WAV when only video is asked for: not "already done"
+                continue
+            todo = [m for m in applicable if (rel, m) not in done]
             if not todo:
                 summary.files_skipped += 1
                 continue
@@ -224,8 +243,6 @@ def run_embed(checkpoint: str | Path, input_dir: str | Path, out_dir: str | Path
 
 def _check_same_setup(out_dir: Path, checkpoint, options: EmbedOptions) -> None:
     """Refuse to mix embeddings of another checkpoint or other settings in one table."""
-    from dubclr.errors import ConfigError
-
     meta_path = out_dir / "metadata.json"
     if not meta_path.is_file():
         return

@@ -60,14 +60,17 @@ def load_labels(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise ProbeInputError(f"label file not found: {path}")
     if path.suffix.lower() == ".json":
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProbeInputError(f"{path}: not valid JSON ({exc})") from None
         rows = data.get("items", data.get("samples")) if isinstance(data, dict) else data
         if not isinstance(rows, list):
             raise ProbeInputError(f"{path}: expected a list of rows or {{'items': [...]}}")
         rows = [dict(r) for r in rows]
     elif path.suffix.lower() in (".csv", ".tsv"):
         delim = "\t" if path.suffix.lower() == ".tsv" else ","
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's BOM
             rows = [dict(r) for r in csv.DictReader(fh, delimiter=delim)]
         for r in rows:
             if isinstance(r.get("labels"), str):
@@ -119,7 +122,11 @@ def encode_targets(rows: list[dict], task: str) -> tuple[np.ndarray, list[str]]:
 def make_splits(rows: list[dict], seed: int = 0, valid_fraction: float = 0.1) -> list[Split]:
     """Fixed train/valid/test, or k folds (fold i tests, fold i+1 validates, the rest train)."""
     if "fold" in rows[0]:
-        folds = np.array([int(r["fold"]) for r in rows])
+        try:
+            folds = np.array([int(r["fold"]) for r in rows])
+        except (TypeError, ValueError):
+            bad = next(r["fold"] for r in rows if not str(r["fold"]).strip().lstrip("-").isdigit())
+            raise ProbeInputError(f"'fold' must be an integer in every row, got {bad!r}") from None
         ids = sorted(set(folds.tolist()))
         if len(ids) < 3:
             raise ProbeInputError(f"k-fold probing needs at least 3 folds, got {ids}")
@@ -161,7 +168,14 @@ def load_feature_table(path: str | Path, modality: str | None = None) -> dict[st
         path = path / "embeddings.parquet"
     if not path.is_file():
         raise ProbeInputError(f"feature table not found: {path}")
-    table = pq.read_table(path).to_pydict()
+    try:
+        table = pq.read_table(path).to_pydict()
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise ProbeInputError(f"{path}: not a readable Parquet table ({exc}); give the output of "
+                              "`dubclr embed`, an .npy or an .npz") from None
+    if "modality" not in table or "embedding" not in table:
+        raise ProbeInputError(f"{path}: not an embedding table (no 'modality'/'embedding' "
+                              "columns); give the output of `dubclr embed`")
     present = sorted(set(table["modality"]))
     if modality is None:
         if len(present) != 1:
@@ -209,13 +223,30 @@ def build_dataset(features: dict[str, np.ndarray] | np.ndarray, rows: list[dict]
 def load_features(path: str | Path, modality: str | None = None) -> dict[str, np.ndarray] | np.ndarray:
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz") and not path.is_file():
+        raise ProbeInputError(f"feature file not found: {path}")
     if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        return _two_d(_np_load(path), path)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
+        with _np_load(path) as z:
             if "features" not in z:
                 raise ProbeInputError(f"{path}: an .npz needs a 'features' array (and 'files')")
+            features = _two_d(z["features"], path)
             if "files" not in z:
-                return z["features"]
-            return {str(f): v for f, v in zip(z["files"], z["features"])}
+                return features
+            return {str(f): v for f, v in zip(z["files"], features)}
     return load_feature_table(path, modality)
+
+
+def _np_load(path: Path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ProbeInputError(f"{path}: not a readable NumPy file ({exc})") from None
+
+
+def _two_d(features: np.ndarray, path: Path) -> np.ndarray:
+    if features.ndim != 2:
+        raise ProbeInputError(f"{path}: features must be 2-D (samples x dims), got shape "
+                              f"{features.shape}")
+    return features

@@ -47,6 +47,10 @@ class ProbeConfig:
             raise ConfigError(f"probe.kind must be mlp, linear or sgd, got {self.kind!r}")
         if not self.seeds:
             raise ConfigError("probe.seeds must name at least one seed")
+        for name in ("hidden_dim", "max_epochs", "patience", "batch_size", "sgd_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"probe.{name} must be >= 1, got {getattr(self, name)} "
+                                  f"(--{name.replace('_', '-')})")
 
     def grid(self) -> list[tuple[int, float]]:
         """(hidden layers, learning rate) points to search."""

@@ -102,7 +102,9 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **aut
     ``trust_pickle=True``.
     """
     path = Path(path)
-    if path.is_file() and path.name != CONFIG_FILE:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_file() and path.name not in (CONFIG_FILE, WEIGHTS_FILE):
         return convert_authors_checkpoint(path, **authors).to(map_location)
     directory = path if path.is_dir() else path.parent
     if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / "checkpoints").is_dir():
@@ -122,6 +124,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **aut
         model = build_model(config)
     load_weights(model, state, where=str(weights), assign=True)
     model.provenance = meta.get("provenance", {})
+    model.source_dir = str(directory.resolve())  # the step a run directory resolved to
     return model.eval()
 
 
@@ -175,6 +178,10 @@ def read_authors_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"{path}: not a torch checkpoint (neither a torch.save zip nor a "
+                              f"pickle); give the released .pyth file, or a dubclr checkpoint "
+                              f"directory")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
@@ -188,6 +195,15 @@ def read_authors_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> 
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
         raise CheckpointError(f"{path}: expected a dict with a 'model' state dict (authors' layout)")
     return ckpt["model"]
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (or, in the legacy format, a pickle: byte 0x80)."""
+    import zipfile
+
+    with path.open("rb") as fh:
+        first = fh.read(1)
+    return first == b"\x80" or zipfile.is_zipfile(path)
 
 
 def split_authors_state(state: dict[str, Any]) -> dict[str, dict[str, torch.Tensor]]:

@@ -220,6 +220,9 @@ def _validate(opts: CorpusOptions) -> None:
     width, height = opts.size
     if width < 32 or height < 32 or width % 2 or height % 2:
         raise ConfigError(f"size must be even and at least 32x32 (H.264 4:2:0), got {width}x{height}")
+    if opts.fps < 1 or opts.sample_rate < 1:
+        raise ConfigError(f"fps and sample_rate must be positive, got {opts.fps} and "
+                          f"{opts.sample_rate}")
     if opts.sample_rate % opts.fps:
         raise ConfigError(f"sample_rate {opts.sample_rate} must be a multiple of fps {opts.fps}")
 
