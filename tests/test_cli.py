@@ -89,3 +89,16 @@ def test_synth_corpus_command(tmp_path, capsys):
     assert main(args) == 2  # exists: needs --force
     assert "--force" in capsys.readouterr().err
     assert main(["synth", "corpus", str(tmp_path / "x"), "--size", "big"]) == 2
+
+
+def test_an_os_error_is_one_line_not_a_traceback(tmp_path, capsys):
+    from dubclr.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    # the corpus folder's parent is a file: the OS refuses to create it
+    rc = main(["synth", "corpus", str(blocker / "corpus"), "--titles", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("dubclr: error:") and "Traceback" not in err
+    assert str(blocker) in err

@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except DubclrError as exc:
         print(f"dubclr: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # permission denied, disk full, a path that vanished...
+        print(f"dubclr: error: {exc.strerror or exc}"
+              f"{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dubclr: interrupted", file=sys.stderr)
         return 130
