@@ -93,3 +93,33 @@ def test_missing_subtitles_listed_before_work(single_track_titles, tmp_path):
         run_pipeline(single_track_titles, out, cfg)
     assert "title_001.de.srt" in str(err.value)
     assert not out.exists()
+
+
+def test_inputs_sharing_a_name_fail_before_work(tmp_path):
+    """Outputs are named by file stem: a/x.mkv and b/x.mp4 would overwrite each other."""
+    for rel in ("a/x.mkv", "b/x.mp4"):
+        (tmp_path / "in" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / rel).write_bytes(b"not decoded")
+    cfg = load_counterfactual_config("offline", ["languages=[es]"])
+    with pytest.raises(ConfigError, match=r"titles/x\.mkv"):
+        run_pipeline(tmp_path / "in", tmp_path / "out", cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_inside_the_input_folder_is_not_read_back(tmp_path):
+    """A second run with OUT inside INPUT_DIR must not take its own outputs as inputs."""
+    for rel in ("x.mkv", "out/titles/x.mkv"):
+        (tmp_path / "in" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / rel).write_bytes(b"not a video")
+    cfg = load_counterfactual_config("offline", ["languages=[es]"])
+    summary = run_pipeline(tmp_path / "in", tmp_path / "in" / "out", cfg)
+    assert [s[0] for s in summary.skipped] == [str(tmp_path / "in" / "x.mkv")]
+
+
+def test_title_already_in_every_target_language_is_skipped(single_track_titles, tmp_path):
+    """--languages en on English titles has nothing to dub: say so, write no title."""
+    cfg = load_counterfactual_config("offline", ["languages=[en]"])
+    summary = run_pipeline(single_track_titles, tmp_path / "out", cfg)
+    assert summary.outputs == [] and len(summary.skipped) == 2
+    assert all("nothing to dub" in why for _, why in summary.skipped)
+    assert not (tmp_path / "out" / "titles").exists()

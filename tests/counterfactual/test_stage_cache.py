@@ -57,3 +57,12 @@ def test_manifest_skips_a_cut_line(tmp_path):
     append_record(path, {"kind": "stage", "n": 2})
     assert json.loads(path.read_text().splitlines()[0])["n"] == 1
     assert [r["n"] for r in read_manifest(path)] == [1, 2]
+
+
+def test_clean_temporaries_of_given_titles_only(tmp_path):
+    """An array task cleans up after its own titles, never another task's work in progress."""
+    mine, theirs = tmp_path / "t1" / "voice.es" / ".tmp-k-1-abc", tmp_path / "t2" / "s" / ".tmp-k-2-def"
+    mine.mkdir(parents=True)
+    theirs.mkdir(parents=True)
+    assert StageCache(tmp_path).clean_temporaries(["t1"]) == 1
+    assert not mine.exists() and theirs.exists()

@@ -79,3 +79,14 @@ def test_inconsistent_configs_name_the_field():
         load_config(TrainConfig, CONFIGS / "controlled/EN.yaml", ["data.audio.channels=1"])
     with pytest.raises(ConfigError, match="optim.accum_steps"):
         load_config(TrainConfig, CONFIGS / "toy/EN.yaml", ["optim.accum_steps=0"])
+
+
+def test_resume_hint_names_the_launcher_under_torchrun():
+    import argparse
+
+    from dubclr.cli.train_cmds import resume_hint
+
+    args = argparse.Namespace(config="configs/toy/EN.yaml", overrides=["device=cpu"])
+    assert resume_hint(args, 1) == "dubclr train configs/toy/EN.yaml device=cpu --resume auto"
+    hint = resume_hint(args, 2)
+    assert "2 processes" in hint and "torchrun" in hint and hint.endswith("device=cpu --resume auto")

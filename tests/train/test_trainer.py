@@ -96,6 +96,14 @@ def test_truncated_state_is_skipped(reference, tmp_path):
         ckpt.verify(tmp_path / "step_00000018")
 
 
+def test_resume_path_that_is_not_a_checkpoint_says_what_to_give(reference, tmp_path):
+    ref_run, _ = reference
+    with pytest.raises(CheckpointError, match="step_00000018.*--resume auto"):
+        ckpt.verify(ref_run)  # a run directory, as users naturally pass it
+    with pytest.raises(CheckpointError, match="RUN/checkpoints/step_XXXXXXXX"):
+        ckpt.verify(tmp_path / "nowhere")
+
+
 def test_existing_run_needs_resume(reference, tmp_path):
     ref_run, _ = reference
     shutil.copytree(ref_run, tmp_path, dirs_exist_ok=True)
@@ -177,3 +185,17 @@ def _embed(model, batch):
     v_p, v_s = out["video"].chunk(2)
     a_p, a_s = out["audio"].chunk(2)
     return {"video_p": v_p, "video_s": v_s, "audio_p": a_p, "audio_s": a_s}
+
+
+def test_divergence_message_reads_with_and_without_a_checkpoint():
+    from dubclr.train.guards import NonFiniteGuard
+
+    for last, expected in (("runs/x/checkpoints/step_00000006",
+                            "The last good checkpoint is runs/x/checkpoints/step_00000006; "
+                            "continue from it with --resume auto after lowering optim.lr"),
+                           (None, "No checkpoint was written yet; start the run again after")):
+        guard = NonFiniteGuard(limit=2)
+        guard.record(1, False, last)
+        with pytest.raises(TrainingDivergedError) as err:
+            guard.record(2, False, last)
+        assert expected in str(err.value) and "is none was" not in str(err.value)

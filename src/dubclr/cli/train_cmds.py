@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     result = Trainer(cfg, resume=args.resume).fit()
     from dubclr.train.distributed import launch_env
 
-    if launch_env()[0] != 0:
+    rank, world_size, _ = launch_env()
+    if rank != 0:
         return 0
     rate = result.clips / result.seconds if result.seconds > 0 else 0.0
     if result.start_step == result.step:
@@ -64,11 +65,20 @@ def run(args: argparse.Namespace) -> int:
     if result.last_checkpoint is not None:
         print(f"  checkpoint:  {result.last_checkpoint}")
     if result.stopped_by:
-        resume = " ".join(["dubclr train", args.config, *args.overrides, "--resume auto"])
-        print(f"stopped by {result.stopped_by}; continue with: {resume}", file=sys.stderr)
+        print(f"stopped by {result.stopped_by}; continue with: {resume_hint(args, world_size)}",
+              file=sys.stderr)
         signum = getattr(signal, result.stopped_by, signal.SIGTERM)
         return 128 + int(signum)
     return 0
+
+
+def resume_hint(args: argparse.Namespace, world_size: int) -> str:
+    """The command that continues a stopped run (under torchrun: the same launch)."""
+    command = " ".join(["dubclr train", args.config, *args.overrides, "--resume auto"])
+    if world_size > 1:
+        return (f"the same launch ({world_size} processes in all), e.g. "
+                f"torchrun --nproc-per-node N -m {command}")
+    return command
 
 
 def _check(cfg) -> int:

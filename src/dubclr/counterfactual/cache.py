@@ -8,6 +8,7 @@ most a temporary folder, never a half entry, and the next run redoes only unfini
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -76,11 +77,12 @@ class StageCache:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def clean_temporaries(self) -> int:
-        """Remove folders left by crashed runs; returns how many."""
+    def clean_temporaries(self, titles: list[str] | None = None) -> int:
+        """Remove folders left by crashed runs (of ``titles`` only, when given: array jobs
+        sharing OUT must not delete each other's work in progress); returns how many."""
         count = 0
-        if self.root.is_dir():
-            for tmp in list(self.root.glob("*/*/.tmp-*")) + list(self.root.glob("*/*/.old-*")):
+        for title in ["*"] if titles is None else map(glob.escape, titles):
+            for tmp in [*self.root.glob(f"{title}/*/.tmp-*"), *self.root.glob(f"{title}/*/.old-*")]:
                 shutil.rmtree(tmp, ignore_errors=True)
                 count += 1
         return count

@@ -58,6 +58,18 @@ def find_videos(input_dir: Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
+def check_unique_names(videos: list[Path]) -> None:
+    """Outputs and cache entries are named by file stem: two inputs sharing one would
+    overwrite each other's ``titles/<stem>.mkv``."""
+    seen: dict[str, Path] = {}
+    for video in videos:
+        if video.stem in seen:
+            raise ConfigError(f"{seen[video.stem]} and {video} would both be written as "
+                              f"titles/{video.stem}.mkv (nothing was processed); rename one, "
+                              "or run the folders separately with different --out")
+        seen[video.stem] = video
+
+
 def plan_jobs(videos: list[Path], cfg: CounterfactualConfig, summary: RunSummary) -> list[TitleJob]:
     """A job per video with exactly one audio track; the rest are skipped with a reason."""
     from dubclr.media import MediaError, probe
@@ -75,6 +87,10 @@ def plan_jobs(videos: list[Path], cfg: CounterfactualConfig, summary: RunSummary
             continue
         track = info.audio[0]
         source = track.language if track.language != "und" else cfg.transcribe.source_language
+        if not set(cfg.languages) - {source}:
+            summary.skipped.append((str(video), f"its audio is already in {source!r}, the only "
+                                                "target language; nothing to dub"))
+            continue
         in_file = track.stream_index if Path(track.path) == Path(video) else None
         jobs.append(TitleJob(video, source, track.index, in_file, float(track.duration)))
     return jobs
@@ -91,12 +107,14 @@ def run_pipeline(input_dir: str | Path, out_dir: str | Path, cfg: Counterfactual
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     summary = RunSummary()
     force_set = forced_stages(force)
-    videos = find_videos(input_dir)[shard[0]::shard[1]]
-    planned = plan_jobs(videos, cfg, summary)
+    outputs = (out_dir / "titles").resolve()  # OUT may lie inside INPUT_DIR
+    videos = [v for v in find_videos(input_dir) if not v.resolve().is_relative_to(outputs)]
+    check_unique_names(videos)
+    planned = plan_jobs(videos[shard[0]::shard[1]], cfg, summary)
     check_backends(cfg, {j.source for j in planned})
     check_inputs(cfg, [(j.video, j.source) for j in planned])
     out_dir.mkdir(parents=True, exist_ok=True)
-    StageCache(out_dir / "cache").clean_temporaries()
+    StageCache(out_dir / "cache").clean_temporaries([j.video.stem for j in planned])
     for video, why in summary.skipped:
         append_record(out_dir / "manifest.jsonl", {"kind": "skipped", "input": video, "reason": why})
     bar = progress(total=len(planned), desc="counterfactual dubs", unit="title")

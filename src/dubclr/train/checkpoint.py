@@ -91,6 +91,12 @@ def prune(root: str | Path, keep_last: int) -> list[Path]:
 def verify(path: str | Path) -> None:
     """Raise CheckpointError unless every file matches the manifest."""
     path = Path(path)
+    if not (path / MANIFEST).exists() and not _NAME.match(path.name):
+        inside = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
+        hint = (f"it holds checkpoints: give one, e.g. {inside[-1]}, or use --resume auto "
+                "with run_dir set to the run" if inside else
+                "expected a directory RUN/checkpoints/step_XXXXXXXX written by dubclr train")
+        raise CheckpointError(f"{path}: not a training checkpoint; {hint}")
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError) as exc:

@@ -28,12 +28,14 @@ class NonFiniteGuard:
         self.total += 1
         self.in_a_row += 1
         if self.in_a_row >= self.limit:
-            where = last_checkpoint or "none was written yet"
+            where = (f"The last good checkpoint is {last_checkpoint}; continue from it with "
+                     "--resume auto" if last_checkpoint else
+                     "No checkpoint was written yet; start the run again")
             raise TrainingDivergedError(
                 f"the loss or the gradients were non-finite for {self.in_a_row} steps in a row "
-                f"(steps {step - self.in_a_row + 1}..{step}); training stopped. The last good "
-                f"checkpoint is {where}. Lower optim.lr, raise schedule.warmup_epochs or set "
-                "optim.grad_clip, then restart with --resume auto (or check the data for NaNs).")
+                f"(steps {step - self.in_a_row + 1}..{step}); training stopped. {where} after "
+                "lowering optim.lr, raising schedule.warmup_epochs or setting optim.grad_clip "
+                "(or check the data for NaNs).")
 
 
 class StopSignals:
