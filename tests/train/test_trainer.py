@@ -104,6 +104,13 @@ def test_resume_path_that_is_not_a_checkpoint_says_what_to_give(reference, tmp_p
         ckpt.verify(tmp_path / "nowhere")
 
 
+def test_resume_with_another_model_is_a_clear_error(reference, tmp_path):
+    ref_run, _ = reference
+    shutil.copytree(ref_run, tmp_path, dirs_exist_ok=True)
+    with pytest.raises(CheckpointError, match="weights do not fit the model.*same model"):
+        train(tmp_path, resume="auto", model_kwargs={"hidden": 24})
+
+
 def test_existing_run_needs_resume(reference, tmp_path):
     ref_run, _ = reference
     shutil.copytree(ref_run, tmp_path, dirs_exist_ok=True)

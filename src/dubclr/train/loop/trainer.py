@@ -21,6 +21,7 @@ from torch import nn
 
 from dubclr.config import save_config, to_dict
 from dubclr.errors import CheckpointError, ConfigError
+from dubclr.models.checkpoint import load_weights
 from dubclr.progress import progress
 from dubclr.train import checkpoint as ckpt
 from dubclr.train.config import TrainConfig
@@ -148,7 +149,11 @@ class Trainer:
         raw, loader, video_tf, audio_tf = self._build_parts(env)
         found = self._find_resume_point(env)
         if found is not None:
-            raw.load_state_dict(found[2])
+            try:
+                load_weights(raw, found[2], where=f"resume from {found[0]}")
+            except CheckpointError as exc:
+                raise CheckpointError(f"{exc}. The model config differs from the run's: resume "
+                                      "with the same model.* settings, or use a new run_dir") from None
         elif cfg.init_from is not None:
             source = ckpt.load_initial_weights(raw, cfg.init_from.path, cfg.init_from.heads)
             if env.is_main:
