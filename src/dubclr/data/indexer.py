@@ -220,7 +220,13 @@ def _index_title(job: _Job) -> TitleRecord | tuple[str, str]:
                           duration=t.duration) for t in info.audio]
     sep = separated_track(path)
     if sep is not None:
-        tracks.append(TrackRecord(position=-1, path=str(sep), language="und", kind="separated"))
+        sep_audio = probe(sep).audio
+        if not sep_audio:
+            return "MediaError", f"{sep}: the separated track has no audio stream"
+        sep_info = sep_audio[0]
+        tracks.append(TrackRecord(position=-1, path=str(sep), language="und", kind="separated",
+                                  codec=sep_info.codec, sample_rate=sep_info.sample_rate,
+                                  channels=sep_info.channels, duration=sep_info.duration))
     default = next((t for t in tracks if t.is_default), tracks[0] if tracks else None)
     original = default.language if default else "und"
     if original == "und":
