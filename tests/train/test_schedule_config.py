@@ -90,3 +90,15 @@ def test_resume_hint_names_the_launcher_under_torchrun():
     assert resume_hint(args, 1) == "dubclr train configs/toy/EN.yaml device=cpu --resume auto"
     hint = resume_hint(args, 2)
     assert "2 processes" in hint and "torchrun" in hint and hint.endswith("device=cpu --resume auto")
+
+
+@pytest.mark.parametrize(("override", "model_key", "data_key"), [
+    ("model.video.frames=4", "model.video.frames", "data.video.num_frames"),
+    ("model.video.crop=32", "model.video.crop", "data.video.crop"),
+    ("model.audio.channels=2", "model.audio.channels", "data.audio.channels"),
+    ("model.audio.mel_bins=64", "model.audio.mel_bins", "data.audio.n_mels"),
+    ("model.audio.mel_frames=144", "model.audio.mel_frames", "data.audio.frames"),
+])
+def test_tower_input_must_match_what_the_loader_makes(override, model_key, data_key):
+    with pytest.raises(ConfigError, match=f"{model_key}=.* but {data_key}="):
+        load_config(TrainConfig, CONFIGS / "toy" / "EN.yaml", [override])

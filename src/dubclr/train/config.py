@@ -129,20 +129,20 @@ def check_consistent(cfg: TrainConfig) -> None:
                           "for audio only use data.dub_policy=audio_only")
     if cfg.model.head is None:
         raise ConfigError("pretraining needs projection heads: model.head must be set")
-    if cfg.model.audio is not None and cfg.model.audio.channels != cfg.data.audio.channels:
-        raise ConfigError(f"model.audio.channels={cfg.model.audio.channels} but "
-                          f"data.audio.channels={cfg.data.audio.channels}; make them equal")
+    # the tower's input size must be what the loader and transforms produce
+    same: list[tuple[str, int, str, int]] = []
     if cfg.model.video is not None:
-        if cfg.model.video.frames != cfg.data.video.num_frames:
-            raise ConfigError(f"model.video.frames={cfg.model.video.frames} but "
-                              f"data.video.num_frames={cfg.data.video.num_frames}")
-        if cfg.model.video.crop != cfg.data.video.crop:
-            raise ConfigError(f"model.video.crop={cfg.model.video.crop} but "
-                              f"data.video.crop={cfg.data.video.crop}")
+        same += [("model.video.frames", cfg.model.video.frames,
+                  "data.video.num_frames", cfg.data.video.num_frames),
+                 ("model.video.crop", cfg.model.video.crop, "data.video.crop", cfg.data.video.crop)]
     if cfg.model.audio is not None:
-        if cfg.model.audio.mel_bins != cfg.data.audio.n_mels:
-            raise ConfigError(f"model.audio.mel_bins={cfg.model.audio.mel_bins} but "
-                              f"data.audio.n_mels={cfg.data.audio.n_mels}")
-        if cfg.model.audio.mel_frames != cfg.data.audio.frames:
-            raise ConfigError(f"model.audio.mel_frames={cfg.model.audio.mel_frames} but "
-                              f"data.audio.frames={cfg.data.audio.frames}")
+        same += [("model.audio.channels", cfg.model.audio.channels,
+                  "data.audio.channels", cfg.data.audio.channels),
+                 ("model.audio.mel_bins", cfg.model.audio.mel_bins,
+                  "data.audio.n_mels", cfg.data.audio.n_mels),
+                 ("model.audio.mel_frames", cfg.model.audio.mel_frames,
+                  "data.audio.frames", cfg.data.audio.frames)]
+    for model_key, model_value, data_key, data_value in same:
+        if model_value != data_value:
+            raise ConfigError(f"{model_key}={model_value} but {data_key}={data_value}; "
+                              "make them equal")
