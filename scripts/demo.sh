@@ -35,6 +35,6 @@ $DUBCLR bench toy --checkpoints "$OUT/train/EN" "$OUT/train/EFJ" --names EN EFJ 
   --corpus "$OUT/corpus" --out "$OUT/bench" --seeds 0,1 --max-epochs 50
 
 printf '\nDemo finished in %ss. Everything is under %s:\n' "$(( $(date +%s) - start ))" "$OUT"
-printf '  corpus      %s\n  catalog     %s (plot %s)\n  runs        %s, %s\n  benchmark   %s\n' \
+printf '  corpus      %s\n  catalog     %s (plot %s)\n  runs        %s, %s (curves.png in each)\n  benchmark   %s\n' \
   "$OUT/corpus" "$OUT/catalog.sqlite" "$OUT/catalog.png" "$OUT/train/EN" "$OUT/train/EFJ" \
   "$OUT/bench/toy_bench.html"

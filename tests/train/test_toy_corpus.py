@@ -37,6 +37,7 @@ def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, tmp_path,
     assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=2") == 0
     out = capsys.readouterr().out
     assert f"checkpoint:  {run / 'checkpoints' / 'step_00000002'}" in out
+    assert f"curves:      {run / 'curves.png'}" in out and (run / "curves.png").is_file()
     steps_per_epoch = ckpt.read_trainer_state(run / "checkpoints/step_00000002")["steps_per_epoch"]
     assert steps_per_epoch > 2  # so the resume below starts mid-epoch
     assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=3", "--resume", "auto") == 0

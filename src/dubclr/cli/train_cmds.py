@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"run directory: {result.run_dir}")
     print(f"  config:      {result.run_dir / 'config.yaml'}")
     print(f"  metrics:     {result.metrics_path}")
+    from dubclr.train.curves import plot_curves
+
+    curves = plot_curves(result.metrics_path, result.run_dir / "curves.png")
+    if curves is not None:
+        print(f"  curves:      {curves}")
     if result.last_checkpoint is not None:
         print(f"  checkpoint:  {result.last_checkpoint}")
     if result.stopped_by:
