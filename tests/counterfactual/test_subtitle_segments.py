@@ -35,3 +35,13 @@ def test_translations_follow_overlap_not_count():
 def test_missing_sidecar_says_where_to_put_it(tmp_path):
     with pytest.raises(SubtitleError, match=r"clip\.es\.srt"):
         require_sidecar(tmp_path / "clip.mkv", "es")
+
+
+def test_container_codes_for_any_original_language():
+    from dubclr.counterfactual.languages import check_languages, container_code
+    from dubclr.errors import ConfigError
+
+    assert [container_code(x) for x in ("es", "fr", "de", "zh", "sv")] == [
+        "spa", "fre", "ger", "chi", "swe"]  # a Swedish original is copied with its tag
+    with pytest.raises(ConfigError, match="target-language"):
+        check_languages(["es", "sv"])  # but targets need translation-model codes
