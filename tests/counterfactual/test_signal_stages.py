@@ -23,7 +23,7 @@ def voiced(seconds: float, f0: float, amp: float, rate: int = RATE) -> np.ndarra
 @pytest.fixture(scope="module")
 def scene():
     """3 s of noise with speech (espeak-ng) from 1.0 to ~2.0 s."""
-    from dubclr.counterfactual.audio import resample
+    from dubclr.media import resample
     from dubclr.synth.tts import synthesize
 
     rng = np.random.default_rng(0)

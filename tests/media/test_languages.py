@@ -24,3 +24,12 @@ def test_language_tags_round_trip_through_matroska_codes():
 def test_sidecar_tags_are_recognised_only_for_languages():
     assert is_language_tag("es") and is_language_tag("spa") and is_language_tag("pt-BR")
     assert not is_language_tag("commentary") and not is_language_tag("2020")
+
+
+def test_srt_timestamps_and_blocks():
+    from dubclr.media.subtitles import format_srt, srt_timestamp
+
+    assert srt_timestamp(3723.5) == "01:02:03,500"
+    assert srt_timestamp(0.0004) == "00:00:00,000" and srt_timestamp(59.9996) == "00:01:00,000"
+    assert format_srt([(1.0, 2.25, "Hola."), (3.0, 4.0, "¿Qué?")]) == (
+        "1\n00:00:01,000 --> 00:00:02,250\nHola.\n\n2\n00:00:03,000 --> 00:00:04,000\n¿Qué?\n\n")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from dubclr.media.errors import CorruptMediaError
 
@@ -32,13 +30,6 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> Path:
     path = Path(path)
     wavfile.write(str(path), int(rate), np.asarray(samples, dtype=np.float32))
     return path
-
-
-def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out:
-        return np.asarray(samples, dtype=np.float32)
-    g = gcd(int(rate_in), int(rate_out))
-    return resample_poly(samples, rate_out // g, rate_in // g).astype(np.float32)
 
 
 def fit_length(samples: np.ndarray, length: int) -> np.ndarray:

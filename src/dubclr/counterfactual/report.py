@@ -11,6 +11,7 @@ import numpy as np
 from scipy.signal import stft
 
 from dubclr.counterfactual.manifest import MANIFEST_NAME, latest_outputs
+from dubclr.data.transforms import mel_filterbank
 from dubclr.errors import DubclrError
 from dubclr.progress import progress
 
@@ -22,24 +23,11 @@ _COLUMNS = (("duration_error_s", "duration error (s)"), ("placement_error_s", "p
             ("flagged_segments", "flagged segments"), ("segments", "segments"))
 
 
-def mel_filterbank(rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """Triangular filters on the HTK mel scale, (n_mels, n_fft // 2 + 1)."""
-    def mel(f):
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-
-    hz = 700.0 * (10 ** (np.linspace(mel(0), mel(rate / 2), n_mels + 2) / 2595.0) - 1.0)
-    bins = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    bank = np.zeros((n_mels, len(bins)))
-    for i in range(n_mels):
-        lo, mid, hi = hz[i], hz[i + 1], hz[i + 2]
-        bank[i] = np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0, None)
-    return bank
-
-
 def log_mel(samples: np.ndarray, rate: int = _RATE, n_fft: int = 512, hop: int = 160,
             n_mels: int = 64) -> np.ndarray:
     _, _, spec = stft(samples, fs=rate, nperseg=n_fft, noverlap=n_fft - hop)
-    power = mel_filterbank(rate, n_fft, n_mels) @ (np.abs(spec) ** 2)
+    bank = mel_filterbank(n_fft // 2 + 1, n_mels, rate).numpy().T  # (n_mels, n_freqs)
+    power = bank @ (np.abs(spec) ** 2)
     return 10 * np.log10(power + 1e-10)
 
 

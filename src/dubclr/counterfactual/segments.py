@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dubclr.errors import DubclrError
+from dubclr.media.subtitles import format_srt as media_format_srt
 
 SUBTITLE_EXTENSIONS = (".srt", ".vtt")
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
@@ -64,14 +65,8 @@ def read_subtitles(path: str | Path) -> list[Segment]:
     return parse_subtitles(text, str(path))
 
 
-def _stamp(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-
 def format_srt(segments: list[Segment]) -> str:
-    return "".join(f"{i}\n{_stamp(s.start)} --> {_stamp(s.end)}\n{s.text}\n\n"
-                   for i, s in enumerate(segments, 1))
+    return media_format_srt((s.start, s.end, s.text) for s in segments)
 
 
 def find_sidecar(video: str | Path, language: str) -> Path | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from dubclr.counterfactual.align import align_segment
-from dubclr.counterfactual.audio import fit_length, read_wav, resample
+from dubclr.counterfactual.audio import fit_length, read_wav
 from dubclr.counterfactual.config import CounterfactualConfig
 from dubclr.counterfactual.master import master_segment
 from dubclr.counterfactual.preflight import stems_folder
@@ -21,6 +21,7 @@ from dubclr.counterfactual.segments import (
     require_sidecar,
 )
 from dubclr.counterfactual.voice import praat_match
+from dubclr.media import resample
 
 
 def span(seg: Segment, rate: int) -> tuple[int, int]:

@@ -15,8 +15,9 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import istft, stft
 
-from dubclr.counterfactual.audio import frame_energy_db, resample
+from dubclr.counterfactual.audio import frame_energy_db
 from dubclr.errors import BackendUnavailableError
+from dubclr.media import resample
 
 
 def require_silero() -> None:

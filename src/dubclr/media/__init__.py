@@ -1,6 +1,6 @@
 """Media I/O on PyAV: probe titles (with sidecar tracks), read frame- and sample-exact windows."""
 
-from dubclr.media.audio import read_audio, select_track
+from dubclr.media.audio import read_audio, resample, select_track
 from dubclr.media.errors import (
     CorruptMediaError,
     MediaError,
@@ -24,6 +24,6 @@ from dubclr.media.video import read_video, resample_indices, uniform_subsample_i
 __all__ = [
     "AUDIO_EXTENSIONS", "VIDEO_EXTENSIONS", "AudioTrackInfo", "CorruptMediaError", "MediaError",
     "NoVideoStreamError", "TitleInfo", "TrackNotFoundError", "VideoStreamInfo", "WindowError",
-    "find_titles", "normalize_language", "probe", "read_audio", "read_video", "resample_indices",
+    "find_titles", "normalize_language", "probe", "read_audio", "read_video", "resample", "resample_indices",
     "select_track", "sidecar_paths", "uniform_subsample_indices",
 ]

@@ -28,6 +28,14 @@ _SCALE = {"u8": (128.0, 128.0), "s16": (0.0, 32768.0), "s32": (0.0, 2147483648.0
           "s64": (0.0, 9223372036854775808.0), "flt": (0.0, 1.0), "dbl": (0.0, 1.0)}
 
 
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling of a whole signal (last axis) to ``rate_out``, float32."""
+    if rate_in == rate_out:
+        return np.asarray(samples, dtype=np.float32)
+    g = math.gcd(int(rate_in), int(rate_out))
+    return resample_poly(samples, rate_out // g, rate_in // g, axis=-1).astype(np.float32)
+
+
 def select_track(info: TitleInfo, track: int | str | AudioTrackInfo | None) -> AudioTrackInfo:
     """The track asked for: None -> the default one, a language ('es', 'spa'), or an index."""
     if not info.audio:

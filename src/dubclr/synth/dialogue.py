@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
+from dubclr.media import resample
+from dubclr.media.subtitles import format_srt
 from dubclr.synth.phrasebook import PHRASES, phrase_length
 from dubclr.synth.tts import VARIANTS, synthesize
 
@@ -60,9 +61,7 @@ def spoken(text: str, language: str, variant: str, pitch: int, rate: int,
     if len(loud) == 0:
         return np.zeros(0, dtype=np.float32)
     samples = samples[max(loud[0] - 100, 0):loud[-1] + 100]
-    if native_rate != sample_rate:
-        divisor = np.gcd(sample_rate, native_rate)
-        samples = resample_poly(samples, sample_rate // divisor, native_rate // divisor)
+    samples = resample(samples, native_rate, sample_rate)
     samples = (samples * (LINE_PEAK / max(float(np.abs(samples).max()), 1e-6))).astype(np.float32)
     samples.setflags(write=False)  # cached and shared: nobody may change it
     return samples
@@ -126,18 +125,7 @@ def mouth_openings(speech: np.ndarray, sample_rate: int, fps: int, num_frames: i
 
 def write_srt(path: Path, lines: list[Line], language: str, sample_rate: int) -> Path:
     """SubRip subtitles of one language."""
-    blocks = []
-    for number, line in enumerate(sorted(lines, key=lambda x: x.start), start=1):
-        start, end = line.segment(language, sample_rate)
-        blocks.append(f"{number}\n{_srt_time(start)} --> {_srt_time(end)}\n"
-                      f"{PHRASES[line.phrase][language]}\n")
-    path.write_text("\n".join(blocks), encoding="utf-8")
+    cues = [(*line.segment(language, sample_rate), PHRASES[line.phrase][language])
+            for line in sorted(lines, key=lambda x: x.start)]
+    path.write_text(format_srt(cues), encoding="utf-8")
     return path
-
-
-def _srt_time(seconds: float) -> str:
-    millis = int(round(seconds * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dubclr.counterfactual.audio import resample
 from dubclr.counterfactual.backends.hub import require_package
 from dubclr.counterfactual.config import SeparateConfig
 from dubclr.errors import BackendUnavailableError
+from dubclr.media import resample
 
 
 def _weight_files(model_name: str) -> list[str]:

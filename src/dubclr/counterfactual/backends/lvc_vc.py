@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dubclr.counterfactual.audio import fit_length, read_wav, resample, write_wav
+from dubclr.counterfactual.audio import fit_length, read_wav, write_wav
 from dubclr.counterfactual.config import VoiceConfig
 from dubclr.errors import BackendUnavailableError
+from dubclr.media import resample
 
 _RATE = 16000
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dubclr.counterfactual.audio import fit_length, read_wav, resample, write_wav
+from dubclr.counterfactual.audio import fit_length, read_wav, write_wav
 from dubclr.counterfactual.backends.hub import require_package
+from dubclr.media import resample
 
 _RATE = 44100
 

@@ -7,9 +7,9 @@ import functools
 
 import numpy as np
 
-from dubclr.counterfactual.audio import resample
 from dubclr.counterfactual.backends.hub import require_hf_model
 from dubclr.counterfactual.languages import seamless_code
+from dubclr.media import resample
 
 
 def require(repo: str, why: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dubclr.counterfactual.audio import resample
 from dubclr.counterfactual.backends.hub import require_package
 from dubclr.counterfactual.segments import Segment
 from dubclr.errors import BackendUnavailableError
+from dubclr.media import resample
 
 
 def require(language: str) -> None:

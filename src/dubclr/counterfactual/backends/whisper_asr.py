@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dubclr.counterfactual.audio import resample
 from dubclr.counterfactual.config import TranscribeConfig
 from dubclr.counterfactual.segments import Segment
 from dubclr.errors import BackendUnavailableError
+from dubclr.media import resample
 
 
 def _impl(cfg: TranscribeConfig) -> str:
