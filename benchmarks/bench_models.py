@@ -1,13 +1,12 @@
 """Backbone throughput: forward+backward clips/s and peak memory per preset and batch size.
 
     .venv/bin/python benchmarks/bench_models.py            # CPU table (a few minutes)
-    .venv/bin/python benchmarks/bench_models.py --gpu-only # the GPU section only
 
 CPU: each (preset, batch) runs in a fresh subprocess so its peak RSS is its own; MViT rows
 are timed with the SDPA path and the explicit softmax path in the same process and the
 ratio is printed (ratios survive a noisy shared machine better than absolute numbers).
-GPU (only when CUDA is available): the MViTv2-S video+audio pair at batch 64 with bf16
-autocast and torch.compile, clips/s and MFU (model FLOPs from torch's FlopCounter).
+GPU figures (the MViTv2-S pair's training step, bf16, eager and compiled, MFU, attention
+kernels, NCCL, fp16 embedding) come from the one prepared script benchmarks/gpu_check.sh.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ CPU_CASES = [
     ("x3d-M", (1,)),
     ("mvit-S-video", (1,)),
 ]
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
 
 def _rss_mb() -> float:
@@ -93,52 +91,9 @@ def cpu_table(steps: int) -> list[dict]:
     return rows
 
 
-def gpu_section(batch: int, steps: int, peak_tflops: float | None) -> dict:
-    """MViTv2-S video+audio pair, bf16 autocast + torch.compile, forward+backward."""
-    from dubclr.models.presets import clip_gflops, get_preset
-
-    dev = torch.device("cuda")
-    name = torch.cuda.get_device_name(dev)
-    if peak_tflops is None:
-        peak_tflops = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
-    towers, inputs, gflops = [], [], 0.0
-    for preset_name in ("mvit-S-video", "mvit-S-audio"):
-        preset = get_preset(preset_name)
-        tower = preset.build()
-        gflops += clip_gflops(tower, preset.input_shape)  # forward, per clip
-        towers.append(torch.compile(tower.to(dev).train()))
-        inputs.append(torch.randn(batch, *preset.input_shape, device=dev))
-    torch.cuda.reset_peak_memory_stats(dev)
-
-    def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = sum(t(x).float().square().mean() for t, x in zip(towers, inputs))
-        loss.backward()
-        for t in towers:
-            t.zero_grad(set_to_none=True)
-
-    for _ in range(3):  # compile + warm-up
-        step()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    torch.cuda.synchronize()
-    sec = (time.perf_counter() - t0) / steps
-    achieved = 3 * gflops * batch / sec / 1e3  # fwd+bwd ~ 3x forward FLOPs, in TFLOP/s
-    out = {"device": name, "batch": batch, "step_s": sec, "clip_pairs_per_s": batch / sec,
-           "model_tflops_per_s": achieved, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30,
-           "mfu": achieved / peak_tflops if peak_tflops else None, "peak_tflops": peak_tflops}
-    print(json.dumps(out, indent=2))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per case (median)")
-    parser.add_argument("--gpu-only", action="store_true")
-    parser.add_argument("--gpu-batch", type=int, default=64)
-    parser.add_argument("--peak-tflops", type=float, help="bf16 peak of the GPU, for MFU")
     parser.add_argument("--json", help="also write all rows to this JSON file")
     parser.add_argument("--child", nargs=2, metavar=("PRESET", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,17 +102,12 @@ def main() -> None:
         print(json.dumps(run_case(args.child[0], int(args.child[1]), args.steps)))
         return
     result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    if not args.gpu_only:
-        print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-              f"forward+backward, median of {args.steps} steps after 1 warm-up")
-        print(f"{'preset':<20} {'batch':>5} {'s/step':>9} {'clips/s':>9} {'peak MB':>9} "
-              f"{'SDPA/explicit':>12}")
-        result["cpu"] = cpu_table(args.steps)
-    if torch.cuda.is_available():
-        result["gpu"] = gpu_section(args.gpu_batch, max(args.steps, 10), args.peak_tflops)
-    else:
-        print("CUDA not available: GPU section (bf16 + torch.compile, MViTv2-S pair at batch "
-              f"{args.gpu_batch}) skipped")
+    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"forward+backward, median of {args.steps} steps after 1 warm-up")
+    print(f"{'preset':<20} {'batch':>5} {'s/step':>9} {'clips/s':>9} {'peak MB':>9} "
+          f"{'SDPA/explicit':>12}")
+    result["cpu"] = cpu_table(args.steps)
+    print("GPU figures: benchmarks/gpu_check.sh (docs/performance.md, GPU section)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

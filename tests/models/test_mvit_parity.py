@@ -26,7 +26,7 @@ def tiny(request):
     return request.param, net
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "explicit"])
+@pytest.mark.parametrize("attention", ["sdpa", "flex", "explicit"])
 @pytest.mark.parametrize("precision", ["f32", "f64"])
 def test_tiny_outputs_match_reference(tiny, precision, attention):
     modality, net = tiny

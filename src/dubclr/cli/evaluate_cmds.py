@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tracks", choices=("default", "all"), default="default",
                    help="audio tracks of multi-track titles: the default one or all of them")
     p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (fp16 autocast on GPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precision", choices=("auto", "fp16", "fp32"), default="auto",
+                   help="auto: fp16 autocast on CUDA, fp32 on CPU")
     g = p.add_argument_group("authors' checkpoints (.pyth)")
     g.add_argument("--authors-config", help="the release's config.yaml")
     g.add_argument("--video-config", help="resolved video tower JSON (instead of the YAML)")
@@ -107,7 +109,8 @@ def _embed(args) -> int:
     if not mods or set(mods) - {"video", "audio"}:
         raise ConfigError(f"--modality must be video, audio or video,audio; got {args.modality!r}")
     options = EmbedOptions(modalities=mods, crops="five" if args.crops == 5 else "center",
-                           tracks=args.tracks, batch_size=args.batch_size)
+                           tracks=args.tracks, batch_size=args.batch_size,
+                           precision=args.precision)
     authors = {k: getattr(args, k) for k in ("authors_config", "video_config", "audio_config")
                if getattr(args, k)}
     if args.trust_pickle:

@@ -39,12 +39,15 @@ class EmbedOptions:
     tracks: str = "default"  # default | all (audio tracks of multi-track titles)
     batch_size: int = 16  # windows per forward pass
     flush_every: int = 16  # files per Parquet part
+    precision: str = "auto"  # auto (fp16 autocast on CUDA, fp32 on CPU) | fp16 | fp32
 
     def __post_init__(self) -> None:
         if self.crops not in ("center", "five"):
             raise ConfigError(f"crops must be 'center' or 'five', got {self.crops!r}")
         if self.tracks not in ("default", "all"):
             raise ConfigError(f"tracks must be 'default' or 'all', got {self.tracks!r}")
+        if self.precision not in ("auto", "fp16", "fp32"):
+            raise ConfigError(f"precision must be auto, fp16 or fp32, got {self.precision!r}")
         if self.batch_size < 1 or self.flush_every < 1:
             raise ConfigError(f"batch_size (--batch-size) and flush_every must be >= 1, got "
                               f"{self.batch_size} and {self.flush_every}")
@@ -179,8 +182,12 @@ def run_embed(checkpoint: str | Path, input_dir: str | Path, out_dir: str | Path
     env = dist.setup(device)
     t0 = time.perf_counter()
     try:
+        if options.precision == "fp16" and env.device.type != "cuda":
+            raise ConfigError(f"--precision fp16 needs a CUDA device (this run is on "
+                              f"{env.device}); use --precision fp32 or auto")
+        half = None if options.precision == "auto" else options.precision == "fp16"
         encoder = load_encoder(checkpoint, device=str(env.device), crops=options.crops,
-                               **authors)
+                               half=half, **authors)
         modalities = _usable_modalities(encoder, options.modalities)
         root = Path(input_dir)
         if not root.exists():

@@ -136,7 +136,7 @@ class Encoder:
 
 
 def load_encoder(checkpoint: str | Path, device: str = "cpu", crops: str = "center",
-                 **authors) -> Encoder:
+                 half: bool | None = None, **authors) -> Encoder:
     """Load any checkpoint ``load_model`` reads (ours, a training step, the authors').
 
     ``authors`` is passed on for an authors' file (``authors_config=`` release YAML, or
@@ -150,5 +150,5 @@ def load_encoder(checkpoint: str | Path, device: str = "cpu", crops: str = "cent
     model = load_model(path, map_location="cpu", **authors)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Encoder(model, device=device, crops=crops,
+    return Encoder(model, device=device, crops=crops, half=half,
                    provenance=getattr(model, "provenance", None))

@@ -60,7 +60,14 @@ def pick_device(choice: str, local_rank: int) -> torch.device:
         if not torch.cuda.is_available():
             raise ConfigError("device=cuda was asked for but no CUDA device is visible; "
                               "use device=cpu or device=auto")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
+        count = torch.cuda.device_count()
+        if local_rank >= count:
+            # NCCL refuses two ranks on one device ("invalid usage"), after a slow start-up
+            raise ConfigError(f"local rank {local_rank} has no GPU of its own: this node shows "
+                              f"{count} CUDA device(s) and NCCL needs one per process; launch at "
+                              f"most {count} processes per node (torchrun --nproc-per-node "
+                              f"{count}), or use device=cpu (gloo) for a CPU test")
+        return torch.device("cuda", local_rank)
     if choice == "cpu":
         return torch.device("cpu")
     raise ConfigError(f"device: {choice!r} is not one of auto, cpu, cuda")

@@ -1,8 +1,11 @@
 """MViTv2 pooling attention with decomposed relative positions.
 
-Two numerically equivalent paths: ``"sdpa"`` passes the rel-pos terms to
-``F.scaled_dot_product_attention`` as an additive bias (fused kernels on GPU), ``"explicit"``
-writes out scores, softmax and the weighted sum as the reference does (kept for checking).
+Three numerically equivalent paths: ``"sdpa"`` passes the rel-pos terms to
+``F.scaled_dot_product_attention`` as an additive bias (fused kernels on GPU; the bias is
+materialised as a (B, heads, Nq, Nk) tensor), ``"flex"`` gives FlexAttention a score modifier
+that adds the three decomposed terms inside the kernel (no materialised bias; fused when
+compiled, on GPU), ``"explicit"`` writes out scores, softmax and the weighted sum as the
+reference does (kept for checking).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from torch import nn
 from dubclr.models.mvit.spec import BlockSpec
 
 Grid = tuple[int, int, int]
-ATTENTION_IMPLS = ("sdpa", "explicit")
+ATTENTION_IMPLS = ("sdpa", "flex", "explicit")
 
 
 def resize_rel_pos(table: torch.Tensor, rows: int) -> torch.Tensor:
@@ -40,9 +43,11 @@ def rel_pos_lookup(table: torch.Tensor, q_size: int, k_size: int) -> torch.Tenso
     return table[dist.long()]
 
 
-def rel_pos_bias(q: torch.Tensor, q_grid: Grid, k_grid: Grid, rel_pos_h: torch.Tensor | None,
-                 rel_pos_w: torch.Tensor | None, rel_pos_t: torch.Tensor | None) -> torch.Tensor:
-    """Additive attention bias (B, heads, Nq, Nk) over the spatial tokens (no cls).
+def rel_pos_terms(q: torch.Tensor, q_grid: Grid, k_grid: Grid, rel_pos_h: torch.Tensor | None,
+                  rel_pos_w: torch.Tensor | None, rel_pos_t: torch.Tensor | None
+                  ) -> dict[str, torch.Tensor]:
+    """The decomposed rel-pos terms over the spatial tokens (no cls): ``h``, ``w``, ``t``,
+    each (B, heads, qt, qh, qw, k_axis), present when the tower has that table.
 
     ``q`` holds the pooled, normed, unscaled spatial queries (B, heads, Nq, C).
     """
@@ -50,16 +55,67 @@ def rel_pos_bias(q: torch.Tensor, q_grid: Grid, k_grid: Grid, rel_pos_h: torch.T
     qt, qh, qw = q_grid
     kt, kh, kw = k_grid
     r_q = q.reshape(b, heads, qt, qh, qw, c)
-    bias = q.new_zeros(())
+    terms = {}
     if rel_pos_h is not None and rel_pos_w is not None:
-        term_h = torch.einsum("bythwc,hkc->bythwk", r_q, rel_pos_lookup(rel_pos_h, qh, kh))
-        term_w = torch.einsum("bythwc,wkc->bythwk", r_q, rel_pos_lookup(rel_pos_w, qw, kw))
-        bias = bias + term_h[..., None, :, None] + term_w[..., None, None, :]
+        terms["h"] = torch.einsum("bythwc,hkc->bythwk", r_q, rel_pos_lookup(rel_pos_h, qh, kh))
+        terms["w"] = torch.einsum("bythwc,wkc->bythwk", r_q, rel_pos_lookup(rel_pos_w, qw, kw))
     if rel_pos_t is not None:
-        term_t = torch.einsum("bythwc,tkc->bythwk", r_q, rel_pos_lookup(rel_pos_t, qt, kt))
-        bias = bias + term_t[..., :, None, None]
+        terms["t"] = torch.einsum("bythwc,tkc->bythwk", r_q, rel_pos_lookup(rel_pos_t, qt, kt))
+    return terms
+
+
+def rel_pos_bias(q: torch.Tensor, q_grid: Grid, k_grid: Grid, rel_pos_h: torch.Tensor | None,
+                 rel_pos_w: torch.Tensor | None, rel_pos_t: torch.Tensor | None) -> torch.Tensor:
+    """Additive attention bias (B, heads, Nq, Nk) over the spatial tokens (no cls)."""
+    b, heads = q.shape[:2]
+    qt, qh, qw = q_grid
+    kt, kh, kw = k_grid
+    terms = rel_pos_terms(q, q_grid, k_grid, rel_pos_h, rel_pos_w, rel_pos_t)
+    bias = q.new_zeros(())
+    if "h" in terms:
+        bias = bias + terms["h"][..., None, :, None] + terms["w"][..., None, None, :]
+    if "t" in terms:
+        bias = bias + terms["t"][..., :, None, None]
     bias = bias.expand(b, heads, qt, qh, qw, kt, kh, kw)
     return bias.reshape(b, heads, qt * qh * qw, kt * kh * kw)
+
+
+def rel_pos_score_mod(terms: dict[str, torch.Tensor], k_grid: Grid, cls_tokens: int):
+    """A FlexAttention score modifier adding the decomposed rel-pos terms of ``terms``.
+
+    Query and key indices count the cls token first (``cls_tokens`` of them); cls rows and
+    columns get no relative position, as in the bias path."""
+    _, kh, kw = k_grid
+    flat = {axis: t.flatten(2, 4) for axis, t in terms.items()}  # (B, heads, Nq_sp, k_axis)
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        qs = q_idx - cls_tokens
+        ks = kv_idx - cls_tokens
+        q_row = torch.clamp(qs, min=0)
+        k_pos = torch.clamp(ks, min=0)
+        bias = torch.zeros_like(score)
+        if "h" in flat:
+            bias = bias + flat["h"][b, h, q_row, (k_pos // kw) % kh] + flat["w"][b, h, q_row, k_pos % kw]
+        if "t" in flat:
+            bias = bias + flat["t"][b, h, q_row, k_pos // (kh * kw)]
+        return score + torch.where((qs >= 0) & (ks >= 0), bias, torch.zeros_like(bias))
+
+    return score_mod
+
+
+def flex_attention_fn():
+    """(compiled, eager) FlexAttention. The compiled one is a fused kernel on CUDA; inside an
+    outer ``torch.compile`` the eager one is traced and fused too; on CPU without compile the
+    eager one is an unfused reference (forward only: CPU has no FlexAttention backward)."""
+    from torch.nn.attention import flex_attention as fa
+
+    global _COMPILED_FLEX
+    if _COMPILED_FLEX is None:
+        _COMPILED_FLEX = torch.compile(fa.flex_attention, dynamic=False)
+    return _COMPILED_FLEX, fa.flex_attention
+
+
+_COMPILED_FLEX = None
 
 
 class MultiScaleAttention(nn.Module):
@@ -104,19 +160,25 @@ class MultiScaleAttention(nn.Module):
         v, _ = self._pool(v, self.pool_v, self.norm_v, grid)
 
         sp = 1 if self.has_cls else 0
-        bias = None
-        if self.rel_pos_h is not None or self.rel_pos_t is not None:
-            bias = rel_pos_bias(q[:, :, sp:], q_grid, k_grid,
-                                self.rel_pos_h, self.rel_pos_w, self.rel_pos_t)
-            if sp:  # cls rows and columns get no relative position
-                bias = F.pad(bias, (sp, 0, sp, 0))
-        if self.attention == "explicit":
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            if bias is not None:
-                attn = attn + bias
-            out = attn.softmax(dim=-1) @ v
+        has_rel_pos = self.rel_pos_h is not None or self.rel_pos_t is not None
+        if self.attention == "flex":
+            out = self._flex(q, k, v, q_grid, k_grid, sp, has_rel_pos)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            bias = None
+            if has_rel_pos:
+                bias = rel_pos_bias(q[:, :, sp:], q_grid, k_grid,
+                                    self.rel_pos_h, self.rel_pos_w, self.rel_pos_t)
+                if sp:  # cls rows and columns get no relative position
+                    bias = F.pad(bias, (sp, 0, sp, 0))
+            if self.attention == "explicit":
+                attn = (q * self.scale) @ k.transpose(-2, -1)
+                if bias is not None:
+                    attn = attn + bias
+                out = attn.softmax(dim=-1) @ v
+            else:
+                if bias is not None and torch.compiler.is_compiling():
+                    k, v, bias = pad_keys_for_compile(k, v, bias)
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         if self.residual_pooling:
             if sp:
                 out = torch.cat([out[:, :, :sp], out[:, :, sp:] + q[:, :, sp:]], dim=2)
@@ -124,6 +186,26 @@ class MultiScaleAttention(nn.Module):
                 out = out + q
         out = out.transpose(1, 2).reshape(b, -1, self.dim_out)
         return self.proj(out), q_grid
+
+    def _flex(self, q, k, v, q_grid: Grid, k_grid: Grid, sp: int, has_rel_pos: bool):
+        score_mod = None
+        if has_rel_pos:
+            terms = rel_pos_terms(q[:, :, sp:], q_grid, k_grid,
+                                  self.rel_pos_h, self.rel_pos_w, self.rel_pos_t)
+            score_mod = rel_pos_score_mod(terms, k_grid, sp)
+        compiled, eager = flex_attention_fn()
+        # one dtype for q, k, v: autocast's (as SDPA gets under autocast), else the widest
+        device = q.device.type
+        if torch.is_autocast_enabled(device):
+            dtype = torch.get_autocast_dtype(device)
+        else:
+            dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+        q_, k_, v_ = q.to(dtype), k.to(dtype), v.to(dtype)
+        if torch.compiler.is_compiling() or not q.is_cuda:  # outer compile fuses it; CPU: eager
+            out = eager(q_, k_, v_, score_mod=score_mod, scale=self.scale)
+        else:
+            out = compiled(q_, k_, v_, score_mod=score_mod, scale=self.scale)
+        return out.to(q.dtype)
 
     def _pool(self, t: torch.Tensor, pool: nn.Module | None, norm: nn.Module | None,
               grid: Grid) -> tuple[torch.Tensor, Grid]:
@@ -140,7 +222,7 @@ def pool_tokens(t: torch.Tensor, pool: nn.Module, grid: Grid, has_cls: bool,
         cls_tok, t = t[:, :, :1], t[:, :, 1:]
     b, heads, _, c = t.shape
     vol = t.reshape(b * heads, *grid, c).permute(0, 4, 1, 2, 3)
-    vol = pool(vol)
+    vol = depthwise_pool(vol, pool)
     new_grid = (vol.shape[2], vol.shape[3], vol.shape[4])
     t = vol.reshape(b, heads, c, -1).transpose(2, 3)
     if has_cls:
@@ -148,6 +230,31 @@ def pool_tokens(t: torch.Tensor, pool: nn.Module, grid: Grid, has_cls: bool,
     if norm is not None:
         t = norm(t)
     return t, new_grid
+
+
+def pad_keys_for_compile(k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, multiple: int = 16):
+    """Pad the keys to a multiple of 16, the padded ones masked with -inf.
+
+    Eager SDPA pads an unaligned additive mask for the memory-efficient kernel itself; under
+    ``torch.compile`` (torch 2.11) inductor pads it to 8 only and the kernel refuses it
+    ("cutlassF: no kernel found to launch") for key counts such as 54 (audio stage 1)."""
+    extra = -k.shape[2] % multiple
+    if extra == 0:
+        return k, v, bias
+    k = F.pad(k, (0, 0, 0, extra))
+    v = F.pad(v, (0, 0, 0, extra))
+    bias = F.pad(bias, (0, extra), value=float("-inf"))
+    return k, v, bias
+
+
+def depthwise_pool(vol: torch.Tensor, pool: nn.Module) -> torch.Tensor:
+    """The pooling (a depthwise conv, or max/avg pooling) of a (N, C, T, H, W) volume.
+
+    ``vol`` arrives as a channels-last view of the tokens. On CUDA it is made contiguous
+    first: cuDNN's bf16 depthwise 3-D conv on the view ran the stage-1 q-pooling of a
+    64-quadruplet MViTv2-S step 7x slower (277 ms vs 39 ms fwd+bwd on an H200,
+    benchmarks/gpu_check.py). CPU keeps the view (bitwise parity with the reference)."""
+    return pool(vol.contiguous()) if vol.is_cuda else pool(vol)
 
 
 def _pool_conv(channels: int, kernel: tuple[int, ...], stride: tuple[int, ...]) -> nn.Conv3d:

@@ -28,7 +28,33 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, [T,] H, W) -> tokens (B, T*H*W, D) in row-major (T, H, W) order."""
-        return self.proj(self.norm(x)).flatten(2).transpose(1, 2)
+        x = few_channel_batch_norm(x, self.norm) if x.is_cuda else self.norm(x)
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+def few_channel_batch_norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    """``bn(x)`` for inputs with few channels (pixels: 3, a spectrogram: 1).
+
+    CUDA's BatchNorm statistics kernel parallelises over channels: with 3 channels of a
+    (128, 3, 16, 224, 224) batch it ran 40 ms a step on an H200. A plain ``var_mean`` reduction
+    uses the whole GPU. Same outputs and running statistics as ``bn`` (SyncBatchNorm, eval
+    mode and untracked statistics go through ``bn`` itself)."""
+    if not bn.training or not bn.track_running_stats or isinstance(bn, nn.SyncBatchNorm):
+        return bn(x)
+    dims = [0, *range(2, x.ndim)]
+    var, mean = torch.var_mean(x, dim=dims, correction=0)
+    count = x.numel() // x.shape[1]
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+        bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), momentum)
+        unbiased = var * (count / max(count - 1, 1))
+        bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), momentum)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    out = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + bn.eps)
+    if bn.affine:
+        out = out * bn.weight.view(shape) + bn.bias.view(shape)
+    return out
 
 
 class Mlp(nn.Module):
