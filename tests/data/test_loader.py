@@ -51,6 +51,34 @@ def test_fixed_falls_back_to_the_primary_when_the_title_lacks_the_language(tiny_
     assert ds.load(0, 0, np.random.default_rng(0))["meta"]["lang_s"] == "en"
 
 
+def test_cycle_falls_back_to_the_next_language_the_title_has(
+        catalog_without_french_in_one_title, data_config):
+    """Batch 1 of cycle:es,fr,ja is French; title_001 has no French track, so its items
+    take the next language in the cycle (ja) while the other titles' items are French."""
+    ds = _dataset(data_config, catalog_without_french_in_one_title, "cycle:es,fr,ja")
+    by_title = {}
+    for position, shot in enumerate(ds.shots):
+        by_title.setdefault(shot.title, position)
+    assert sorted(by_title) == ["title_000", "title_001", "title_002"]
+    assert "fr" not in ds.shots[by_title["title_001"]].languages
+    for batch, expected in enumerate([("es", "es"), ("fr", "ja"), ("ja", "ja")]):
+        got = tuple(ds[BatchItem(by_title[t], batch, (0, 0, batch, 0, 0))]["meta"]["lang_s"]
+                    for t in ("title_000", "title_001"))
+        assert got == expected, batch
+    item = ds[BatchItem(by_title["title_001"], 1, (0, 0, 1, 0, 0))]
+    shot = ds.shots[by_title["title_001"]]
+    expected = read_audio(shot.path, item["meta"]["t_s"], 3.0, track="ja")
+    assert torch.equal(item["audio_s"][0], torch.from_numpy(expected))  # the Japanese track
+
+
+def test_fixed_falls_back_to_the_primary_for_a_title_without_the_language(
+        catalog_without_french_in_one_title, data_config):
+    ds = _dataset(data_config, catalog_without_french_in_one_title, "fixed:fr")
+    langs = {s.title: ds.load(p, 0, np.random.default_rng(p))["meta"]["lang_s"]
+             for p, s in enumerate(ds.shots)}
+    assert langs == {"title_000": "fr", "title_001": "en", "title_002": "fr"}
+
+
 def test_separated_and_audio_only_batches(tiny_catalog, data_config):
     sep = build_train_loader(data_config(tiny_catalog, dub_policy="separated"))
     batch = next(iter(sep))

@@ -97,3 +97,39 @@ def test_local_rows_against_global_batch_match_full_batch():
 def test_bad_config_is_rejected():
     with pytest.raises(ConfigError, match="temperature"):
         LossConfig(temperature=0)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_ranks_objectives_average_to_the_global_gradient(reduction):
+    """The contract with DDP: each rank backpropagates its own objective against the
+    gathered global batch; DDP averages the ranks' gradients. That average must be the
+    gradient of the one-process objective, for the paper's sums as for means."""
+    world, n, d_in = 3, 4, 5
+    cfg = LossConfig(temperature=0.1, lambda_v=0.5, lambda_a=0.25, reduction=reduction)
+    g = torch.Generator().manual_seed(7)
+    inputs = {k: torch.randn(world * n, d_in, generator=g, dtype=torch.float64)
+              for k in ("video_p", "video_s", "audio_p", "audio_s")}
+    encoder = torch.nn.Linear(d_in, 4).double()
+
+    def gradient(objective: torch.Tensor) -> torch.Tensor:
+        encoder.zero_grad()
+        objective.backward()
+        return torch.cat([encoder.weight.grad.flatten(), encoder.bias.grad])
+
+    emb = {k: F.normalize(encoder(x), dim=1) for k, x in inputs.items()}
+    single = gradient(DubContrastiveLoss(cfg)(emb).objective)
+
+    emb = {k: F.normalize(encoder(x), dim=1) for k, x in inputs.items()}
+    per_rank = []
+    for rank in range(world):
+        rows = slice(rank * n, (rank + 1) * n)
+        local = {k: v[rows] for k, v in emb.items()}
+        global_of = {id(local[k]): emb[k] for k in emb}
+
+        def gather(t, global_of=global_of, rank=rank):
+            # what gather_with_grad returns on this rank: the global batch, with gradient
+            return global_of[id(t)], rank * n
+
+        per_rank.append(DubContrastiveLoss(cfg)(local, gather=gather, world_size=world).objective)
+    ddp_average = gradient(sum(per_rank)) / world
+    torch.testing.assert_close(ddp_average, single, rtol=1e-10, atol=1e-12)
