@@ -105,12 +105,13 @@ def test_load_model_without_path_says_what_to_do():
 
 def test_load_model_on_a_run_directory_takes_its_newest_valid_checkpoint(tmp_path, tiny_model):
     """`hear-validator dubclr.hear -m RUN`: a run directory means its newest valid step."""
-    from dubclr.train.checkpoint import write_checkpoint
+    from dubclr.checkpoint import model_state, write_checkpoint
 
     run = tmp_path / "run"
     for step, seed in ((4, 2), (8, 3)):
         model = tiny_model(seed)
-        write_checkpoint(run / "checkpoints", step, model, model.config, {"step": step})
+        write_checkpoint(run / "checkpoints" / f"step_{step:08d}", model_state(model),
+                         model.config, trainer_state={"step": step})
     audio = _noise(2, 3.0, seed=8)
 
     def scene(path):

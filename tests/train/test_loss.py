@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dubclr.data.policies import parse_dub_policy
 from dubclr.errors import ConfigError
 from dubclr.train.loss import DubContrastiveLoss, LossConfig, pair_loss
 
@@ -52,16 +53,17 @@ def test_terms_logged_with_zero_weights_and_policies():
     assert out.sums["loss"].item() == pytest.approx(out.sums["L"].item())
     # separated: no a_s, so a_p pairs with both videos and L_a is undefined
     sep = {k: v for k, v in z.items() if k != "audio_s"}
-    out = DubContrastiveLoss(LossConfig())(sep)
+    out = DubContrastiveLoss(LossConfig(), parse_dub_policy("separated").loss_terms)(sep)
     L = 0.5 * sum(naive_l(z["video_p"], z["audio_p"], i, 0.07)
                   + naive_l(z["video_s"], z["audio_p"], i, 0.07) for i in range(4))
     assert set(out.sums) == {"L", "L_v", "loss"}
     assert out.sums["L"].item() == pytest.approx(L, rel=1e-10)
     # audio only: within-audio term, which needs a weight
     aud = {k: z[k] for k in ("audio_p", "audio_s")}
+    audio_only = parse_dub_policy("audio_only").loss_terms
     with pytest.raises(ConfigError, match="lambda_a"):
-        DubContrastiveLoss(LossConfig())(aud)
-    out = DubContrastiveLoss(LossConfig(lambda_a=1.0, reduction="sum"))(aud)
+        DubContrastiveLoss(LossConfig(), audio_only)
+    out = DubContrastiveLoss(LossConfig(lambda_a=1.0, reduction="sum"), audio_only)(aud)
     La = sum(naive_l(z["audio_p"], z["audio_s"], i, 0.07) for i in range(4))
     assert out.objective.item() == pytest.approx(La, rel=1e-10)
 
@@ -92,6 +94,14 @@ def test_local_rows_against_global_batch_match_full_batch():
     halves = torch.cat([pair_loss(x[:3], y[:3], x, y, 0, 0.07),
                         pair_loss(x[3:], y[3:], x, y, 3, 0.07)])
     torch.testing.assert_close(halves, full, rtol=0, atol=1e-12)
+
+
+def test_embeddings_must_be_the_views_the_terms_need():
+    z = random_embeddings(4, 8, seed=6)
+    with pytest.raises(ValueError, match="need the embeddings"):
+        DubContrastiveLoss(LossConfig())({k: v for k, v in z.items() if k != "audio_s"})
+    with pytest.raises(ValueError, match="need the embeddings"):
+        DubContrastiveLoss(LossConfig(), parse_dub_policy("separated").loss_terms)(z)
 
 
 def test_bad_config_is_rejected():
