@@ -178,6 +178,16 @@ def test_selection_filters(tiny_catalog, data_config):
         build_train_loader(data_config(tiny_catalog, selection__min_tracks=9))
 
 
+def test_the_separated_policy_filters_titles_before_the_clip_budget(tiny_catalog):
+    with Catalog.open(tiny_catalog) as cat:
+        shots = cat.shot_records()
+    first = select_shots(shots, SelectionConfig(max_clips=1))[0].title  # the budget's first
+    stripped = [dataclasses.replace(s, separated=None) if s.title == first else s for s in shots]
+    kept = select_shots(stripped, SelectionConfig(max_clips=5), separated_only=True)
+    assert len(kept) == 5 and all(s.separated for s in kept)  # the budget counts usable shots
+    assert first in {s.title for s in select_shots(stripped, SelectionConfig(max_clips=5))}
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_iterating_leaves_the_global_rng_alone(tiny_catalog, data_config, workers):
     cfg = data_config(tiny_catalog, num_workers=workers, sampler__batches_per_epoch=2)

@@ -127,7 +127,7 @@ class Trainer:
                     result = step.run(micro_batches, signals.requested is not None)
                     state.scheduler.step()
                     state.step += 1
-                    state.skipped_steps += not result.finite
+                    state.skipped_steps += 0 if result.finite else 1
                     clips += result.count * env.world_size
                     meter.add(result.count * env.world_size)
                     bar.update(1)
