@@ -75,7 +75,7 @@ def main() -> None:
     shots = load_selection(cfg)
     ds = QuadrupletDataset(shots, cfg)
     sampler = SameTitleBatchSampler([s.title_id for s in shots], 8, 4, seed=0,
-                                    steps_per_epoch=max(1, args.items // 8))
+                                    batches_per_epoch=max(1, args.items // 8))
     items = [it for batch in sampler.batches(0) for it in batch][: args.items]
     ds[items[0]]  # warm the probe cache and the decoders
 

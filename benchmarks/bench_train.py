@@ -3,7 +3,7 @@
 1. The objective (eq. 1-3, both directions in one denominator, plus L_v and L_a) at a
    global batch, forward + backward, against open_clip's symmetric cross-entropy (two
    softmaxes) on the same four pairs.
-2. One trainer step (StepRunner: guards, BatchNorm snapshot, clipping, AdamW) with the tiny
+2. One trainer step (TrainStep: guards, BatchNorm snapshot, clipping, AdamW) with the tiny
    MViT towers, against a bare forward + loss + backward + AdamW loop.
 
     .venv/bin/python benchmarks/bench_train.py [--batch 2048] [--steps 10]
@@ -18,10 +18,11 @@ import time
 import torch
 import torch.nn.functional as F
 
+from dubclr.data.transforms import ViewTransforms
 from dubclr.models.av import build_model
 from dubclr.models.config import AudioTowerConfig, HeadConfig, ModelConfig, VideoTowerConfig
 from dubclr.train.distributed import DistEnv
-from dubclr.train.loop.step import StepRunner, embed_batch
+from dubclr.train.loop.step import TrainStep, embed_views
 from dubclr.train.loss import DubContrastiveLoss, LossConfig
 
 
@@ -71,8 +72,8 @@ def bench_step(batch: int, steps: int) -> tuple[float, float]:
     torch.manual_seed(0)
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    runner = StepRunner(model, loss, opt, DistEnv(), video_tf=None, audio_tf=None,
-                        grad_clip=1.0, autocast_dtype=None)
+    runner = TrainStep(model, loss, opt, DistEnv(), transforms=ViewTransforms(), grad_clip=1.0,
+                       autocast_dtype=None)
     ours = timed(lambda: runner.run([data], False), steps)
 
     torch.manual_seed(0)
@@ -80,7 +81,7 @@ def bench_step(batch: int, steps: int) -> tuple[float, float]:
     bare_opt = torch.optim.AdamW(bare_model.parameters(), lr=1e-4)
 
     def bare():
-        emb = embed_batch(bare_model, data, None, None, torch.device("cpu"),
+        emb = embed_views(bare_model, data, loss.views, ViewTransforms(), torch.device("cpu"),
                           torch.autocast("cpu", enabled=False))
         loss(emb).objective.backward()
         bare_opt.step()

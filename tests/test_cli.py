@@ -102,3 +102,23 @@ def test_an_os_error_is_one_line_not_a_traceback(tmp_path, capsys):
     assert rc == 2
     assert err.startswith("dubclr: error:") and "Traceback" not in err
     assert str(blocker) in err
+
+
+def test_media_probe_of_a_folder_is_a_titles_by_languages_table(media, capsys):
+    media.title("b.mkv", seconds=1.0, tracks=(("eng", 48000, 1, "flac"), ("spa", 48000, 1, "flac")))
+    media.title("a.mp4", seconds=2.0, tracks=(("jpn", 48000, 1, "aac"),))
+    media.audio("a.fr.wav", seconds=2.0)
+    media.garbage("c.mkv")
+    assert main(["media", "probe", str(media.folder)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["title", "video", "s", "en", "s", "es", "s", "fr", "s", "ja", "s"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:4]}
+    assert rows["a.mp4"][0] == "2.00" and rows["a.mp4"][1:3] == ["-", "-"]
+    assert rows["a.mp4"][3].startswith("2.0") and rows["a.mp4"][4] == "2.00*"
+    assert rows["b.mkv"][:3] == ["1.00", "1.00*", "1.00"] and rows["b.mkv"][3:] == ["-", "-"]
+    assert any(line.startswith("2 titles") and "en, es, fr, ja" in line for line in lines)
+    assert any(line.startswith("unreadable:") and "c.mkv" in line for line in lines)
+    assert main(["media", "probe", str(media.folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [t["path"].rsplit("/", 1)[-1] for t in report["titles"]] == ["a.mp4", "b.mkv"]
+    assert [f["path"].rsplit("/", 1)[-1] for f in report["failures"]] == ["c.mkv"]

@@ -3,7 +3,9 @@
     cfg = load_config(TrainConfig, "configs/toy/EN.yaml", ["optim.lr=1e-3"])
 
 Every key is checked against the dataclass fields; an unknown key or a value of the wrong
-type raises :class:`ConfigError` naming the dotted key and what is allowed. A YAML file may
+type raises :class:`ConfigError` naming the dotted key and what is allowed. A field whose
+type has ``from_config(value, key)`` and ``to_config()`` (e.g. ``DubPolicy``) is parsed from
+its string once, here, and written back as that string. A YAML file may
 start from another with ``_base_: other.yaml`` (path relative to the file); the file's own
 keys are merged over the base, recursively.
 """
@@ -107,7 +109,10 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: typing.
 
 
 def to_dict(cfg: Any) -> Any:
-    """Plain-data view of a config (dataclasses -> dicts, tuples -> lists)."""
+    """Plain-data view of a config (dataclasses -> dicts, tuples -> lists, a value type
+    parsed from a string -> that string)."""
+    if hasattr(cfg, "to_config") and not isinstance(cfg, type):
+        return cfg.to_config()
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     if isinstance(cfg, (list, tuple)):
@@ -160,6 +165,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     args = get_args(tp)
     if tp is Any:
         return value
+    if hasattr(tp, "from_config"):  # a value type read from its config string (a dub policy)
+        return value if isinstance(value, tp) else tp.from_config(value, key)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None

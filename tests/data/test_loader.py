@@ -46,9 +46,42 @@ def test_language_policies(tiny_catalog, data_config, policy, expected):
     assert langs == expected if policy != "random" else langs <= expected and len(langs) >= 2
 
 
-def test_fixed_falls_back_to_the_primary_when_the_title_lacks_the_language(tiny_catalog, data_config):
-    ds = _dataset(data_config, tiny_catalog, "fixed:de")
-    assert ds.load(0, 0, np.random.default_rng(0))["meta"]["lang_s"] == "en"
+def test_a_language_no_selected_title_has_is_an_error_naming_what_they_have(tiny_catalog,
+                                                                            data_config):
+    for policy in ("fixed:de", "cycle:es,de"):
+        with pytest.raises(ConfigError, match="no selected title has a track in de; the titles "
+                                              "have en, es, fr, ja"):
+            load_selection(data_config(tiny_catalog, dub_policy=policy))
+    with pytest.raises(ConfigError, match="'jp'.*not a language code"):
+        data_config(tiny_catalog, dub_policy="cycle:es,jp")
+
+
+def test_cycle_falls_back_to_the_next_language_the_title_has(
+        catalog_without_french_in_one_title, data_config):
+    """Batch 1 of cycle:es,fr,ja is French; title_001 has no French track, so its items
+    take the next language in the cycle (ja) while the other titles' items are French."""
+    ds = _dataset(data_config, catalog_without_french_in_one_title, "cycle:es,fr,ja")
+    by_title = {}
+    for position, shot in enumerate(ds.shots):
+        by_title.setdefault(shot.title, position)
+    assert sorted(by_title) == ["title_000", "title_001", "title_002"]
+    assert "fr" not in ds.shots[by_title["title_001"]].languages
+    for batch, expected in enumerate([("es", "es"), ("fr", "ja"), ("ja", "ja")]):
+        got = tuple(ds[BatchItem(by_title[t], batch, (0, 0, batch, 0, 0))]["meta"]["lang_s"]
+                    for t in ("title_000", "title_001"))
+        assert got == expected, batch
+    item = ds[BatchItem(by_title["title_001"], 1, (0, 0, 1, 0, 0))]
+    shot = ds.shots[by_title["title_001"]]
+    expected = read_audio(shot.path, item["meta"]["t_s"], 3.0, track="ja")
+    assert torch.equal(item["audio_s"][0], torch.from_numpy(expected))  # the Japanese track
+
+
+def test_fixed_falls_back_to_the_primary_for_a_title_without_the_language(
+        catalog_without_french_in_one_title, data_config):
+    ds = _dataset(data_config, catalog_without_french_in_one_title, "fixed:fr")
+    langs = {s.title: ds.load(p, 0, np.random.default_rng(p))["meta"]["lang_s"]
+             for p, s in enumerate(ds.shots)}
+    assert langs == {"title_000": "fr", "title_001": "en", "title_002": "fr"}
 
 
 def test_separated_and_audio_only_batches(tiny_catalog, data_config):
@@ -66,6 +99,10 @@ def test_separated_and_audio_only_batches(tiny_catalog, data_config):
 
 def test_policy_strings_are_validated():
     assert parse_dub_policy("audio_only").kind == "mono"
+    for text in ("mono", "fixed:es", "cycle:es,fr,ja", "random", "separated", "audio_only",
+                 "audio_only:cycle:es,fr"):
+        assert str(parse_dub_policy(text)) == text  # written back as read
+    assert parse_dub_policy("cycle:spa,fre,jpn").languages == ("es", "fr", "ja")
     for bad in ("cycle", "fixed:es,fr", "random:es", "dub", "audio_only:separated"):
         with pytest.raises(ConfigError, match="dub_policy"):
             parse_dub_policy(bad)
@@ -96,7 +133,7 @@ def test_loader_counts_replacements(tiny_catalog, data_config):
 
 
 def test_resume_mid_epoch_gives_identical_batches(tiny_catalog, data_config):
-    cfg = data_config(tiny_catalog, num_workers=2, sampler__steps_per_epoch=3)
+    cfg = data_config(tiny_catalog, num_workers=2, sampler__batches_per_epoch=3)
     loader = build_train_loader(cfg, seed=5)
     loader.set_epoch(1)
     full = list(loader)
@@ -116,7 +153,7 @@ def test_resume_mid_epoch_gives_identical_batches(tiny_catalog, data_config):
         for key in ("video_p", "video_s", "audio_p", "audio_s"):
             assert torch.equal(a[key], b[key])
     resumed.set_epoch(2)
-    assert resumed.step == 0 and len(list(resumed)) == 3
+    assert resumed.position == 0 and len(list(resumed)) == 3
 
 
 def test_two_ranks_get_disjoint_batches(tiny_catalog, data_config):
@@ -141,9 +178,19 @@ def test_selection_filters(tiny_catalog, data_config):
         build_train_loader(data_config(tiny_catalog, selection__min_tracks=9))
 
 
+def test_the_separated_policy_filters_titles_before_the_clip_budget(tiny_catalog):
+    with Catalog.open(tiny_catalog) as cat:
+        shots = cat.shot_records()
+    first = select_shots(shots, SelectionConfig(max_clips=1))[0].title  # the budget's first
+    stripped = [dataclasses.replace(s, separated=None) if s.title == first else s for s in shots]
+    kept = select_shots(stripped, SelectionConfig(max_clips=5), separated_only=True)
+    assert len(kept) == 5 and all(s.separated for s in kept)  # the budget counts usable shots
+    assert first in {s.title for s in select_shots(stripped, SelectionConfig(max_clips=5))}
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_iterating_leaves_the_global_rng_alone(tiny_catalog, data_config, workers):
-    cfg = data_config(tiny_catalog, num_workers=workers, sampler__steps_per_epoch=2)
+    cfg = data_config(tiny_catalog, num_workers=workers, sampler__batches_per_epoch=2)
     loader = build_train_loader(cfg, seed=3, rank=0)
     torch.manual_seed(123)
     state = torch.get_rng_state()

@@ -28,7 +28,7 @@ def setups(draw):
 def _sampler_or_none(titles, batch, k, world, seed, rank=0, steps=None):
     try:
         return SameTitleBatchSampler(titles, batch, k, rank=rank, world_size=world, seed=seed,
-                                     steps_per_epoch=steps)
+                                     batches_per_epoch=steps)
     except ConfigError:
         return None
 
@@ -81,9 +81,9 @@ def test_resume_mid_epoch_gives_the_same_sequence(setup, start):
     except ConfigError:
         return
     fresh = SameTitleBatchSampler(titles, batch, k, rank=world - 1, world_size=world, seed=0,
-                                  steps_per_epoch=6)
-    fresh.load_state_dict(sampler.state_dict() | {"epoch": 2})
-    assert list(fresh.batches(fresh.epoch, start=start)) == full[start:]
+                                  batches_per_epoch=6)
+    fresh.load_state_dict(sampler.state_dict())
+    assert list(fresh.batches(2, start=start)) == full[start:]
 
 
 def test_epochs_and_seeds_change_the_order():
@@ -98,14 +98,14 @@ def test_epochs_and_seeds_change_the_order():
 
 def test_titles_are_drawn_uniformly_not_by_shot_count():
     titles = _titles([40, 2, 2, 2])  # one long title, three short ones
-    s = SameTitleBatchSampler(titles, 2, 2, seed=0, steps_per_epoch=400)
+    s = SameTitleBatchSampler(titles, 2, 2, seed=0, batches_per_epoch=400)
     firsts = Counter(titles[batch[0].shot] for batch in s.batches(0))
     assert all(60 <= firsts[t] <= 140 for t in range(4)), firsts
 
 
 def test_short_titles_are_completed_from_another_title():
     titles = _titles([1, 1, 1, 1, 6])
-    s = SameTitleBatchSampler(titles, 4, 4, seed=3, steps_per_epoch=5)
+    s = SameTitleBatchSampler(titles, 4, 4, seed=3, batches_per_epoch=5)
     for batch in s.batches(0):
         shots = [i.shot for i in batch]
         assert len(set(shots)) == 4
@@ -126,4 +126,40 @@ def test_infeasible_selection_is_a_clear_error():
         SameTitleBatchSampler(_titles([2, 2]), 8, 2)
     s = SameTitleBatchSampler(_titles([3] * 4), 4, 2)
     with pytest.raises(ConfigError, match="another selection"):
-        s.load_state_dict({"epoch": 0, "seed": 0, "fingerprint": "nope"})
+        s.load_state_dict({"seed": 0, "fingerprint": "nope"})
+
+
+@pytest.mark.parametrize("shots, batch, k, world", [([6] * 7, 8, 2, 1), ([2] * 9, 4, 2, 2)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_title_that_had_to_wait_gets_its_turn(shots, batch, k, world, seed):
+    """Titles are drawn once per pass; one skipped in a batch (it already gave k shots, or
+    another rank holds its shots) comes back first, so over an epoch no title falls behind
+    by more than one turn of k shots."""
+    titles = _titles(shots)
+    given = Counter()
+    for rank in range(world):
+        s = SameTitleBatchSampler(titles, batch, k, rank=rank, world_size=world, seed=seed,
+                                  batches_per_epoch=150)
+        given.update(titles[item.shot] for b in s.batches(0) for item in b)
+    assert len(given) == len(shots)
+    assert max(given.values()) - min(given.values()) <= k, given
+
+
+def test_every_slot_of_a_global_batch_draws_its_own_randomness():
+    """The per-slot entropy (windows, replacements) differs across ranks, slots, batches and
+    epochs: two ranks must not cut the same windows of their shots."""
+    titles = _titles([6] * 8)
+    ranks = [SameTitleBatchSampler(titles, 4, 2, rank=r, world_size=2, seed=5) for r in (0, 1)]
+    entropies = [item.entropy for epoch in (0, 1) for s in ranks
+                 for b in s.batches(epoch) for item in b]
+    assert len(entropies) == 2 * 2 * 4 * len(list(ranks[0].batches(0)))
+    assert len(set(entropies)) == len(entropies)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_an_epoch_is_one_pass_over_the_shots_whatever_the_number_of_ranks(world):
+    titles = _titles([7] * 10)  # 70 shots
+    samplers = [SameTitleBatchSampler(titles, 4, 2, rank=r, world_size=world) for r in range(world)]
+    drawn = [item.shot for s in samplers for b in s.batches(0) for item in b]
+    assert 70 - 4 * world < len(drawn) <= 70  # every rank's batches together: about every shot once
+    assert len(list(samplers[0].batches(0))) == 70 // (4 * world)

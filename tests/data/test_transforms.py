@@ -87,3 +87,24 @@ def test_build_transforms_from_config():
     video_tf, audio_tf = build_transforms(cfg, train=True)
     assert video_tf.train_mode and video_tf.crop == 200
     assert audio_tf.channels == 2 and audio_tf.train_mode
+
+
+def test_training_transforms_draw_from_their_own_generator_only():
+    from dubclr.data.transforms import ViewTransforms, seeded_generator
+
+    g = torch.Generator().manual_seed(0)
+    video = torch.randint(0, 256, (2, 3, 4, 72, 96), generator=g, dtype=torch.uint8)
+    audio = torch.randn(2, 1, 48000, generator=g)
+
+    def views(seed):
+        tf = ViewTransforms(VideoTransform(train=True, train_scale=(64, 80), crop=48),
+                            AudioFrontend(train=True), generator=seeded_generator(seed, 0))
+        return tf("video_p", video), tf("video_s", video), tf("audio_p", audio)
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = views(1)
+    assert torch.equal(torch.get_rng_state(), before)  # the global RNG is left alone
+    assert all(torch.equal(a, b) for a, b in zip(first, views(1)))  # its generator decides
+    assert not torch.equal(first[0], first[1])  # each view its own draws
+    assert not all(torch.equal(a, b) for a, b in zip(first, views(2)))

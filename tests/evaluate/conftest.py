@@ -21,6 +21,12 @@ def make_tiny_model(seed=0, **kw):
     return build_model(tiny_config(**kw)).eval()
 
 
+@pytest.fixture
+def tiny_model():
+    """``tiny_model(seed)``: a tiny audiovisual model (random init, seeded)."""
+    return make_tiny_model
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny audiovisual model saved in our checkpoint format."""

@@ -101,3 +101,27 @@ def test_load_model_without_path_says_what_to_do():
 
     with pytest.raises(CheckpointError, match="checkpoint path"):
         hear.load_model()
+
+
+def test_load_model_on_a_run_directory_takes_its_newest_valid_checkpoint(tmp_path, tiny_model):
+    """`hear-validator dubclr.hear -m RUN`: a run directory means its newest valid step."""
+    from dubclr.checkpoint import model_state, write_checkpoint
+
+    run = tmp_path / "run"
+    for step, seed in ((4, 2), (8, 3)):
+        model = tiny_model(seed)
+        write_checkpoint(run / "checkpoints" / f"step_{step:08d}", model_state(model),
+                         model.config, trainer_state={"step": step})
+    audio = _noise(2, 3.0, seed=8)
+
+    def scene(path):
+        return hear.get_scene_embeddings(audio, hear.load_model(str(path)))
+
+    from_run = scene(run)
+    torch.testing.assert_close(from_run, scene(run / "checkpoints/step_00000008"), rtol=0, atol=0)
+    assert (from_run - scene(run / "checkpoints/step_00000004")).abs().max() > 1e-4
+    weights = run / "checkpoints/step_00000008/model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])  # damaged: the newest no longer verifies
+    with pytest.warns(UserWarning, match="step_00000008"):
+        fallback = scene(run)
+    torch.testing.assert_close(fallback, scene(run / "checkpoints/step_00000004"), rtol=0, atol=0)

@@ -86,16 +86,21 @@ def test_embed_batch_size_zero_is_refused(media_dir, tmp_path, tiny_checkpoint, 
 def test_embed_of_a_run_directory_records_the_step_and_refuses_a_newer_one(media_dir, tmp_path):
     """A run directory means its newest checkpoint; when training writes a newer one, the
     re-run must not mix embeddings of two different models in one table."""
-    from dubclr.train.checkpoint import write_checkpoint
+    from dubclr.checkpoint import model_state, write_checkpoint
+
+    def write_step(step, seed):
+        model, config = _audio_model(seed)
+        return write_checkpoint(run / "checkpoints" / f"step_{step:08d}", model_state(model),
+                                config, trainer_state={"step": step})
 
     run = tmp_path / "run"
-    first = write_checkpoint(run / "checkpoints", 1, *_audio_model(0), {"step": 1})
+    first = write_step(1, 0)
     out = tmp_path / "emb"
     options = EmbedOptions(modalities=("audio",))
     run_embed(run, media_dir / "sub" / "b.wav", out, options, device="cpu")
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["checkpoint"] == str(first.resolve())
-    write_checkpoint(run / "checkpoints", 2, *_audio_model(1), {"step": 2})
+    write_step(2, 1)
     with pytest.raises(ConfigError, match="step_00000002"):
         run_embed(run, media_dir / "sub" / "b.wav", out, options, device="cpu")
 

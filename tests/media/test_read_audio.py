@@ -86,3 +86,58 @@ def test_missing_language_lists_the_available_ones(title):
         assert listed in message
     with pytest.raises(TrackNotFoundError, match="no audio track 7"):
         read_audio(title, 0.0, 1.0, track=7)
+
+
+def _write_pcm(path, samples: np.ndarray, rate: int, codec: str, frame: int | None = None):
+    """Integer PCM written with PyAV as given: ``samples`` int16/int32 ``(C, N)``, in
+    packets of ``frame`` samples (all in one when None)."""
+    from fractions import Fraction
+
+    import av
+
+    fmt = "s16" if samples.dtype == np.int16 else "s32"
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    frame = frame or samples.shape[1]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout, stream.format = layout, fmt
+        for pos in range(0, samples.shape[1], frame):
+            block = np.ascontiguousarray(samples[:, pos:pos + frame].T.reshape(1, -1))
+            out = av.AudioFrame.from_ndarray(block, format=fmt, layout=layout)
+            out.sample_rate, out.pts, out.time_base = rate, pos, Fraction(1, rate)
+            for packet in stream.encode(out):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("codec, bits", [("pcm_s24le", 24), ("pcm_s32le", 32)])
+def test_24_and_32_bit_pcm_keep_their_scale(media, tmp_path, codec, bits):
+    """Studio masters are often 24-bit: FFmpeg decodes them to 32-bit integers, which must
+    come back in [-1, 1] at the level they were written."""
+    signal = 1.4 * media.known_signal(48000, 48000, channels=2)  # peaks near full scale
+    full = 2 ** (bits - 1)
+    ints = np.round(np.clip(signal, -1, (full - 1) / full) * full).astype(np.int32)
+    path = _write_pcm(tmp_path / f"master_{bits}.wav", ints << (32 - bits), 48000, codec)
+    got = read_audio(path, 0.25, 0.5, mono=False)
+    np.testing.assert_allclose(got, signal[:, 12000:36000], atol=1.0 / full)
+    assert np.abs(got).max() > 0.9
+
+
+def test_audio_after_a_seek_is_placed_by_every_timestamp(media, tmp_path):
+    """Matroska stores 1 ms timestamps (48 samples at 48 kHz). With packets that do not
+    start on whole milliseconds (1021 samples), one timestamp places audio only to within
+    24 samples; read after a seek, the window must still be within 2 samples of the truth,
+    which the timestamps of the following packets allow."""
+    signal = media.known_signal(4 * 48000, 48000)
+    ints = np.round(signal * 32768).astype(np.int16)[None]
+    path = _write_pcm(tmp_path / "odd_packets.mka", ints, 48000, "pcm_s16le", frame=1021)
+    lags = []
+    for start in np.arange(0.55, 3.3, 0.137):
+        got = read_audio(path, float(start), 0.5)
+        first = round(start * 48000)
+        expected = signal[first:first + 24000]
+        errors = {lag: np.abs(np.roll(got, lag) - expected)[50:-50].max() for lag in range(-30, 31)}
+        lags.append(min(errors, key=errors.get))
+    assert max(abs(lag) for lag in lags) <= 2, lags

@@ -72,3 +72,20 @@ def test_models_command_prints_the_table(capsys):
     assert float(rows["mvit-S-video"][4]) == pytest.approx(28.18, abs=0.01)  # fixture README: 28.2
     assert float(rows["mvit-S-audio"][4]) == pytest.approx(3.51, abs=0.01)  # fixture README: 3.5
     assert main(["models", "--preset", "nope"]) == 2
+
+
+def test_models_json_gives_one_object_per_preset(capsys):
+    import json
+
+    from dubclr.models.presets import get_preset
+
+    assert main(["models", "--json", "--preset", "mvit-S-audio", "--preset", "x3d-tiny"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["name"] for r in rows] == ["mvit-S-audio", "x3d-tiny"]
+    for row in rows:
+        assert set(row) == {"name", "modality", "input", "out_dim", "params", "gflops", "note"}
+        tower = get_preset(row["name"]).build()
+        assert row["params"] == count_parameters(tower)
+        assert row["out_dim"] == tower.out_dim
+        assert row["input"] == list(get_preset(row["name"]).input_shape)
+    assert rows[0]["modality"] == "audio" and rows[0]["gflops"] == pytest.approx(3.51, abs=0.01)

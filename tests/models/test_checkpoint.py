@@ -11,6 +11,7 @@ import torch
 from mvit_fixtures import FIXTURES
 from safetensors.torch import load_file
 
+import dubclr.checkpoint
 from dubclr.atomic import sha256_file
 from dubclr.cli import main
 from dubclr.errors import CheckpointError
@@ -36,7 +37,8 @@ def test_authors_tiny_checkpoint_converts_and_reproduces_fixture(tmp_path):
                "--video-config", str(TOWER_JSON["video_config"]),
                "--audio-config", str(TOWER_JSON["audio_config"])])
     assert rc == 0
-    assert sorted(p.name for p in (tmp_path / "conv").iterdir()) == ["model.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "conv").iterdir()) == [
+        "manifest.json", "model.json", "model.safetensors"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
     model = ck.load_model(tmp_path / "conv")
     _check_fixture_outputs(model)
@@ -132,7 +134,7 @@ def test_save_is_atomic_and_refuses_to_clobber(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck, "save_file", boom)
+    monkeypatch.setattr(dubclr.checkpoint, "save_file", boom)  # the one writer's
     with pytest.raises(OSError):
         ck.save_model(model, tmp_path / "m", overwrite=True)
     with pytest.raises(OSError):

@@ -38,8 +38,8 @@ def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, tmp_path,
     out = capsys.readouterr().out
     assert f"checkpoint:  {run / 'checkpoints' / 'step_00000002'}" in out
     assert f"curves:      {run / 'curves.png'}" in out and (run / "curves.png").is_file()
-    steps_per_epoch = ckpt.read_trainer_state(run / "checkpoints/step_00000002")["steps_per_epoch"]
-    assert steps_per_epoch > 2  # so the resume below starts mid-epoch
+    state = ckpt.read_trainer_state(run / "checkpoints/step_00000002")
+    assert state["optimizer_steps_per_epoch"] > 2  # so the resume below starts mid-epoch
     assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=3", "--resume", "auto") == 0
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
@@ -60,4 +60,23 @@ def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, tmp_path,
     assert model.config.video.preset == "tiny"
     from_run = load_model(run)  # a run directory means its newest valid checkpoint
     for k, v in from_run.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+
+
+def test_a_run_built_from_its_config_hands_back_its_model_and_state(catalog, tmp_path):
+    from dubclr.config import load_config
+    from dubclr.models.av import AVModel
+    from dubclr.train import TrainConfig, Trainer
+
+    cfg = load_config(TrainConfig, CONFIGS / "toy/EN.yaml",
+                      [f"data.catalog={catalog}", f"run_dir={tmp_path}", "data.num_workers=0",
+                       "data.sampler.batch_size=2", "data.sampler.same_title=1",
+                       "schedule.max_steps=1"])
+    trainer = Trainer(cfg, show_progress=False)
+    result = trainer.fit()
+    assert isinstance(trainer.model, AVModel) and trainer.state.model is trainer.model
+    assert trainer.state.step == result.step == 1
+    assert trainer.state.loader.position == 1  # the loader owns its place in the epoch
+    saved = ckpt.read_model_weights(result.last_checkpoint)
+    for k, v in trainer.model.state_dict().items():
         assert torch.equal(v, saved[k]), k

@@ -9,6 +9,7 @@ from toydata import TinyAV, train
 
 from dubclr.errors import CheckpointError, ConfigError
 from dubclr.train import checkpoint as ckpt
+from dubclr.train.distributed import DistEnv
 from dubclr.train.guards import TrainingDivergedError
 
 
@@ -89,19 +90,19 @@ def test_truncated_state_is_skipped(reference, tmp_path):
     state = tmp_path / "step_00000018/trainer.pt"
     state.write_bytes(state.read_bytes()[:100])
     messages = []
-    path, state, _ = ckpt.latest_valid(tmp_path, warn=messages.append)
-    assert path.name == "step_00000016" and state["step"] == 16
+    path = ckpt.newest_valid_checkpoint(tmp_path, ckpt.TRAINING_FILES, warn=messages.append)
+    assert path.name == "step_00000016" and ckpt.read_trainer_state(path)["step"] == 16
     assert len(messages) == 1 and "trainer.pt" in messages[0]
     with pytest.raises(CheckpointError):
-        ckpt.verify(tmp_path / "step_00000018")
+        ckpt.verify_checkpoint(tmp_path / "step_00000018")
 
 
 def test_resume_path_that_is_not_a_checkpoint_says_what_to_give(reference, tmp_path):
     ref_run, _ = reference
     with pytest.raises(CheckpointError, match="step_00000018.*--resume auto"):
-        ckpt.verify(ref_run)  # a run directory, as users naturally pass it
+        ckpt.find_resume_point(tmp_path, ref_run, DistEnv())  # a run directory, as users pass it
     with pytest.raises(CheckpointError, match="RUN/checkpoints/step_XXXXXXXX"):
-        ckpt.verify(tmp_path / "nowhere")
+        ckpt.find_resume_point(tmp_path, tmp_path / "nowhere", DistEnv())
 
 
 def test_resume_with_another_model_is_a_clear_error(reference, tmp_path):
@@ -136,10 +137,12 @@ def test_too_many_non_finite_steps_stop_with_last_good_checkpoint(tmp_path):
         train(tmp_path, loader_kwargs={"nan_batches": bad}, max_nonfinite_in_a_row=3)
     newest = ckpt.list_checkpoints(tmp_path / "checkpoints")[-1]
     assert newest.name == "step_00000006"
-    ckpt.verify(newest)
+    ckpt.verify_checkpoint(newest, ckpt.TRAINING_FILES)
 
 
 def test_init_from_keeps_or_resets_heads(reference):
+    from dubclr.train.state import init_weights_from
+
     ref_run, _ = reference
     source = weights(ref_run / "checkpoints/step_00000018")
     torch.manual_seed(0)
@@ -147,20 +150,20 @@ def test_init_from_keeps_or_resets_heads(reference):
     for heads in ("keep", "reset"):
         torch.manual_seed(0)
         model = TinyAV()
-        used = ckpt.load_initial_weights(model, ref_run, heads=heads)  # a run dir: newest valid
+        used = init_weights_from(model, ref_run, heads=heads)  # a run dir: newest valid
         assert used.name == "step_00000018"
         for k, v in model.state_dict().items():
             expected = fresh[k] if heads == "reset" and "head" in k else source[k]
             assert torch.equal(v, expected), (heads, k)
     with pytest.raises(CheckpointError, match="shape"):
-        ckpt.load_initial_weights(TinyAV(hidden=5), ref_run)
+        init_weights_from(TinyAV(hidden=5), ref_run)
 
 
 def test_gradient_accumulation_averages_micro_batch_gradients():
     from toydata import RandomClips
 
-    from dubclr.train.distributed import DistEnv
-    from dubclr.train.loop.step import StepRunner
+    from dubclr.data.transforms import ViewTransforms
+    from dubclr.train.loop.step import TrainStep
     from dubclr.train.loss import DubContrastiveLoss, LossConfig
 
     loss = DubContrastiveLoss(LossConfig(lambda_a=0.3))
@@ -177,8 +180,8 @@ def test_gradient_accumulation_averages_micro_batch_gradients():
             expected[k] += p.grad / 2
     model.zero_grad()
     sgd = torch.optim.SGD(model.parameters(), lr=1.0)
-    runner = StepRunner(model, loss, sgd, DistEnv(), video_tf=None, audio_tf=None,
-                        grad_clip=None, autocast_dtype=None)
+    runner = TrainStep(model, loss, sgd, DistEnv(), transforms=ViewTransforms(),
+                       grad_clip=None, autocast_dtype=None)
     result = runner.run([{k: v.double() for k, v in b.items()} for b in (b1, b2)], False)
     assert result.finite and result.count == 8
     for k, p in model.named_parameters():

@@ -27,7 +27,8 @@ class RandomClips:
     def __init__(self, batches_per_epoch: int = 6, batch_size: int = 8, *, rank: int = 0,
                  world_size: int = 1, seed: int = 0, pool: int = 64, latent: int = 6,
                  secondary_audio: bool = True, nan_batches: tuple = (), signal_at: tuple = (),
-                 sleep_s: float = 0.0) -> None:
+                 sleep_s: float = 0.0, block_at: tuple | None = None,
+                 block_marker: str | None = None) -> None:
         self.batches_per_epoch = batches_per_epoch
         self.n = batch_size
         self.rank, self.world_size, self.seed = rank, world_size, seed
@@ -35,6 +36,8 @@ class RandomClips:
         self.nan_batches = set(nan_batches)  # (epoch, index) pairs whose video is NaN
         self.signal_at = set(signal_at)  # (epoch, index): send SIGTERM to ourselves
         self.sleep_s = sleep_s
+        self.block_at = block_at  # (epoch, index): write block_marker, then wait to be killed
+        self.block_marker = block_marker
         g = torch.Generator().manual_seed(seed)
         self.latent = torch.randn(pool, latent, generator=g)
         self.to_video = torch.randn(latent, int(torch.tensor(VIDEO_SHAPE).prod()), generator=g)
@@ -82,6 +85,9 @@ class RandomClips:
                 os.kill(os.getpid(), signal.SIGTERM)
             if self.sleep_s:
                 time.sleep(self.sleep_s)
+            if (self.epoch, index) == self.block_at:
+                open(self.block_marker, "w").close()
+                time.sleep(3600)
             self.position += 1
             yield batch
 
@@ -141,7 +147,13 @@ if __name__ == "__main__":  # used by the kill/resume test as a separate process
     parser.add_argument("run_dir")
     parser.add_argument("--resume", default=None)
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--block-at", metavar="EPOCH,INDEX",
+                        help="before this batch, create RUN_DIR.blocked and wait to be killed")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    result = train(args.run_dir, resume=args.resume, loader_kwargs={"sleep_s": args.sleep})
+    loader_kwargs = {"sleep_s": args.sleep}
+    if args.block_at:
+        loader_kwargs.update(block_at=tuple(int(x) for x in args.block_at.split(",")),
+                             block_marker=f"{args.run_dir}.blocked")
+    result = train(args.run_dir, resume=args.resume, loader_kwargs=loader_kwargs)
     print(f"done step={result.step}", file=sys.stderr)

@@ -112,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else train_cfg.seed
     loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
     if not args.json:
-        print(f"{len(loader)} steps per epoch, batch {cfg.sampler.batch_size} per rank, "
+        print(f"{len(loader)} batches per epoch, batch {cfg.sampler.batch_size} per rank, "
               f"k={cfg.sampler.group_size()} per title, dub policy {cfg.dub_policy}")
     bar = progress(total=min(args.batches, len(loader)), desc="batches", unit="batch")
     for step, batch in enumerate(loader):

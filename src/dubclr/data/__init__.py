@@ -1,15 +1,28 @@
-"""The data path: catalog, shots, selection, same-title sampler, quadruplet loader, transforms."""
+"""The data path: catalog, shots, selection, same-title sampler, quadruplet loader, transforms.
 
-from dubclr.data.catalog import Catalog, ShotRecord
-from dubclr.data.config import AudioConfig, DataConfig, SamplerConfig, SelectionConfig, VideoConfig
-from dubclr.data.loader import TrainLoader, build_train_loader, load_selection
-from dubclr.data.policies import DubPolicy, parse_dub_policy
-from dubclr.data.sampler import BatchItem, SameTitleBatchSampler
-from dubclr.data.transforms import AudioFrontend, VideoTransform, build_transforms
+Names are imported on first use, so ``import dubclr.data.transforms`` (the evaluation and
+HEAR front-ends) does not load the catalog, the sampler or the loader.
+"""
 
-__all__ = [
-    "AudioConfig", "AudioFrontend", "BatchItem", "Catalog", "DataConfig", "DubPolicy",
-    "SameTitleBatchSampler", "SamplerConfig", "SelectionConfig", "ShotRecord", "TrainLoader",
-    "VideoConfig", "VideoTransform", "build_train_loader", "build_transforms", "load_selection",
-    "parse_dub_policy",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Catalog": "catalog", "ShotRecord": "catalog",
+    "AudioConfig": "config", "DataConfig": "config", "SamplerConfig": "config",
+    "SelectionConfig": "config", "VideoConfig": "config",
+    "TrainLoader": "loader", "build_train_loader": "loader", "load_selection": "loader",
+    "DubPolicy": "policies", "parse_dub_policy": "policies",
+    "BatchItem": "sampler", "SameTitleBatchSampler": "sampler",
+    "AudioFrontend": "transforms", "VideoTransform": "transforms", "build_transforms": "transforms",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'dubclr.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"dubclr.data.{_WHERE[name]}"), name)

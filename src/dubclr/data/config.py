@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from dubclr.data.policies import DubPolicy, parse_dub_policy
 from dubclr.errors import ConfigError
 
 
@@ -41,14 +42,14 @@ class SamplerConfig:
     # shots per title in a batch: an integer (12 per GPU), a fraction of the batch (0.125)
     # or a fraction written "1/8".
     same_title: int | float | str = "1/8"
-    steps_per_epoch: int | None = None  # default: kept shots // global batch
+    batches_per_epoch: int | None = None  # default: kept shots // global batch (one pass)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"data.sampler.batch_size must be >= 1, got {self.batch_size}")
         self.group_size()  # validate early
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ConfigError("data.sampler.steps_per_epoch must be >= 1 or null")
+        if self.batches_per_epoch is not None and self.batches_per_epoch < 1:
+            raise ConfigError("data.sampler.batches_per_epoch must be >= 1 or null")
 
     def group_size(self) -> int:
         """k, the number of shots per title in one rank's batch."""
@@ -117,8 +118,8 @@ class DataConfig:
     catalog: Path = Path("catalog.sqlite")
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    # mono | fixed:<lang> | cycle:<l1,l2,...> | random | separated | audio_only[:<policy>]
-    dub_policy: str = "random"
+    # written mono | fixed:<lang> | cycle:<l1,l2,...> | random | separated | audio_only[:<policy>]
+    dub_policy: DubPolicy = field(default_factory=lambda: parse_dub_policy("random"))
     clip_seconds: float = 3.0
     video: VideoConfig = field(default_factory=VideoConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -127,9 +128,8 @@ class DataConfig:
     max_retries: int = 3  # replacement shots tried when a clip fails to decode
 
     def __post_init__(self) -> None:
-        from dubclr.data.policies import parse_dub_policy
-
-        parse_dub_policy(self.dub_policy)  # raises ConfigError naming the field
+        if isinstance(self.dub_policy, str):  # built in Python rather than read by from_dict
+            self.dub_policy = parse_dub_policy(self.dub_policy)
         if self.clip_seconds <= 0:
             raise ConfigError(f"data.clip_seconds must be > 0, got {self.clip_seconds}")
         if self.num_workers < 0:

@@ -3,7 +3,7 @@
 Each item gets two independent ``clip_seconds`` windows inside its shot (temporal jitter):
 the primary window carries the title's original language, the secondary window the
 language the dub policy picks. All random choices come from the item's entropy (seed,
-epoch, step, rank, slot), never from worker state, so a resumed run decodes the same clips.
+epoch, batch, rank, slot), never from worker state, so a resumed run decodes the same clips.
 A clip that fails to decode is replaced by another shot of the same title (then, if the
 title has none left, of another title), up to ``max_retries`` times each.
 """
@@ -19,7 +19,6 @@ import torch.nn.functional as F
 
 from dubclr.data.catalog import ShotRecord
 from dubclr.data.config import DataConfig
-from dubclr.data.policies import parse_dub_policy
 from dubclr.data.sampler import BatchItem
 from dubclr.errors import DubclrError
 from dubclr.media import MediaError, read_audio, read_video
@@ -37,7 +36,7 @@ class QuadrupletDataset(torch.utils.data.Dataset):
     def __init__(self, shots: list[ShotRecord], cfg: DataConfig) -> None:
         self.shots = shots
         self.cfg = cfg
-        self.policy = parse_dub_policy(cfg.dub_policy)
+        self.policy = cfg.dub_policy
         self._by_title: dict[int, list[int]] = defaultdict(list)
         for position, shot in enumerate(shots):
             self._by_title[shot.title_id].append(position)
@@ -52,7 +51,7 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         position, failures, tried = item.shot, [], set()
         for attempt in range(2 * self.cfg.max_retries + 1):
             try:
-                sample = self.load(position, item.step, rng)
+                sample = self.load(position, item.batch, rng)
             except MediaError as exc:
                 shot = self.shots[position]
                 failures.append({"title": shot.title, "shot": shot.index, "error": str(exc)})
@@ -79,24 +78,26 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         shots = self._by_title[title]
         return shots[int(rng.integers(len(shots)))]
 
-    def load(self, position: int, step: int, rng: np.random.Generator) -> dict:
-        """Decode one quadruplet; raises MediaError when a clip cannot be read."""
+    def load(self, position: int, batch: int, rng: np.random.Generator) -> dict:
+        """Decode the views of one shot for batch ``batch`` of the epoch (the policy's
+        views: a quadruplet, or less); raises MediaError when a clip cannot be read."""
         shot, cfg = self.shots[position], self.cfg
         clip = cfg.clip_seconds
         t_p, t_s = self._window(shot, rng), self._window(shot, rng)
         lang_p = shot.original_language if shot.original_language in shot.languages else (
             shot.languages[0] if shot.languages else "und")
-        lang_s = self.policy.secondary_language(lang_p, list(shot.languages), step, rng)
+        lang_s = self.policy.secondary_language(lang_p, list(shot.languages), batch, rng)
+        views = self.policy.views
         out: dict = {}
-        if self.policy.has_video:
+        if "video_p" in views:
             out["video_p"] = self._video(shot, t_p)
             out["video_s"] = self._video(shot, t_s)
-        if self.policy.kind == "separated":
+        if self.policy.needs_separated:
             out["audio_p"] = self._audio(shot.separated, t_p, None)
             lang_p = "separated"
         else:
             out["audio_p"] = self._audio(shot.path, t_p, shot.track_for(lang_p) if shot.languages else None)
-        if lang_s is not None:
+        if "audio_s" in views:
             out["audio_s"] = self._audio(shot.path, t_s, shot.track_for(lang_s) if shot.languages else None)
         out["meta"] = {"title": shot.title, "shot": shot.index, "shot_id": shot.shot_id,
                        "t_p": t_p, "t_s": t_s, "lang_p": lang_p,

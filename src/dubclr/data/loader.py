@@ -1,7 +1,9 @@
 """The training loader: catalog -> selection -> sampler -> workers -> batch dicts.
 
-``TrainLoader`` counts the batches it has handed out, so ``state_dict()`` taken after step n
-resumes at step n+1 with the identical batches, whatever the workers had prefetched.
+``TrainLoader`` owns the epoch and the position in it (the batches it has handed out), so
+``state_dict()`` taken after batch n resumes at batch n+1 with the identical batches,
+whatever the workers had prefetched. The sampler is a pure plan it asks for
+``batches(epoch, start)``.
 
 A torch DataLoader draws its workers' base seed when its iterator starts, from the global
 RNG unless it is given a generator. ``TrainLoader`` gives it one seeded from (seed, epoch,
@@ -14,42 +16,46 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 from dubclr.data.catalog import Catalog
 from dubclr.data.config import DataConfig
 from dubclr.data.dataset import QuadrupletDataset, collate_quadruplets
-from dubclr.data.policies import parse_dub_policy
 from dubclr.data.sampler import BatchItem, SameTitleBatchSampler
 from dubclr.data.selection import select_shots
+from dubclr.data.transforms import seeded_generator
 from dubclr.errors import ConfigError
 
 log = logging.getLogger("dubclr.data")
 
 
 class TrainLoader:
-    """Iterable of batches for one rank; ``len()`` is the number of steps per epoch."""
+    """Iterable of one rank's batches, from its place in the epoch to the epoch's end;
+    ``len()`` is the number of batches per epoch."""
 
     def __init__(self, dataset: QuadrupletDataset, sampler: SameTitleBatchSampler,
                  cfg: DataConfig) -> None:
         self.dataset, self.sampler, self.cfg = dataset, sampler, cfg
         self.epoch = 0
-        self.step = 0  # batches of this epoch already handed out
+        self.position = 0  # batches of this epoch already handed out
         self.clips = 0
         self.replaced = 0
 
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.sampler.batches_per_epoch
+
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch; a new epoch starts at step 0, the current one keeps its place."""
+        """Select the epoch; a new epoch starts at its first batch, the current one keeps
+        its place."""
         if int(epoch) != self.epoch:
-            self.epoch, self.step = int(epoch), 0
-        self.sampler.set_epoch(self.epoch)
+            self.epoch, self.position = int(epoch), 0
 
     def __len__(self) -> int:
-        return len(self.sampler)
+        return self.batches_per_epoch
 
     def __iter__(self) -> Iterator[dict]:
-        batches = _Batches(self.sampler, self.epoch, self.step)
+        batches = _Batches(self.sampler, self.epoch, self.position)
         workers = self.cfg.num_workers
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=batches, num_workers=workers,
@@ -57,15 +63,13 @@ class TrainLoader:
             prefetch_factor=self.cfg.prefetch_factor if workers > 0 else None,
             persistent_workers=False, generator=self.worker_seed_generator())
         for batch in loader:
-            self.step += 1
+            self.position += 1
             self._account(batch)
             yield batch
 
     def worker_seed_generator(self) -> torch.Generator:
         """The DataLoader's own RNG (workers' base seed), never the global one."""
-        entropy = [x % 2**64 for x in (self.sampler.seed, self.epoch, self.sampler.rank)]
-        seed = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
-        return torch.Generator().manual_seed(int(seed) >> 1)
+        return seeded_generator(self.sampler.seed, self.epoch, self.sampler.rank)
 
     def _account(self, batch: dict) -> None:
         self.clips += len(batch["meta"])
@@ -76,18 +80,18 @@ class TrainLoader:
                             failure["title"], failure["shot"], failure["error"])
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "step": self.step, "clips": self.clips,
+        return {"epoch": self.epoch, "position": self.position, "clips": self.clips,
                 "replaced": self.replaced, "sampler": self.sampler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.sampler.load_state_dict(state["sampler"])
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.epoch = int(state["epoch"])
+        self.position = int(state.get("position", state.get("step", 0)))  # "step" before v0.2
         self.clips, self.replaced = int(state.get("clips", 0)), int(state.get("replaced", 0))
-        self.sampler.set_epoch(self.epoch)
 
 
 class _Batches:
-    """The sampler's batches of one epoch from a step on (what DataLoader iterates)."""
+    """The sampler's batches of one epoch from a position on (DataLoader's batch_sampler)."""
 
     def __init__(self, sampler: SameTitleBatchSampler, epoch: int, start: int) -> None:
         self.sampler, self.epoch, self.start = sampler, epoch, start
@@ -96,7 +100,7 @@ class _Batches:
         return self.sampler.batches(self.epoch, start=self.start)
 
     def __len__(self) -> int:
-        return max(len(self.sampler) - self.start, 0)
+        return max(self.sampler.batches_per_epoch - self.start, 0)
 
 
 def _one_thread_per_worker(_worker_id: int) -> None:
@@ -104,20 +108,18 @@ def _one_thread_per_worker(_worker_id: int) -> None:
 
 
 def load_selection(cfg: DataConfig) -> list:
-    """The shots a config trains on (catalog read once, then closed)."""
+    """The shots a config trains on (catalog read once, then closed); the languages the
+    dub policy names must be in some selected title."""
+    policy = cfg.dub_policy
     with Catalog.open(cfg.catalog) as catalog:
-        shots = select_shots(catalog.shot_records(), cfg.selection)
-    policy = parse_dub_policy(cfg.dub_policy)
-    if policy.kind == "separated":
-        with_sep = [s for s in shots if s.separated]
-        if not with_sep:
-            raise ConfigError("data.dub_policy 'separated' needs titles with a speech-removed "
-                              "track (a `<title>.separated.<ext>` sidecar); none is in the "
-                              "selection. Add them and re-run `dubclr index`")
-        if len(with_sep) < len(shots):
-            log.warning("dub policy 'separated': %d of %d shots have no speech-removed track "
-                        "and are left out", len(shots) - len(with_sep), len(shots))
-        shots = with_sep
+        shots = select_shots(catalog.shot_records(), cfg.selection,
+                             separated_only=policy.needs_separated)
+    if policy.needs_separated and not shots:
+        raise ConfigError("data.dub_policy 'separated' needs titles with a speech-removed "
+                          "track (a `<title>.separated.<ext>` sidecar); none is in the "
+                          "selection. Add them and re-run `dubclr index`")
+    if shots:  # (an empty selection gets the sampler's error, which says what to check)
+        policy.check_languages({lang for shot in shots for lang in shot.languages})
     return shots
 
 
@@ -127,5 +129,5 @@ def build_train_loader(cfg: DataConfig, *, rank: int = 0, world_size: int = 1,
     shots = load_selection(cfg)
     sampler = SameTitleBatchSampler([s.title_id for s in shots], cfg.sampler.batch_size,
                                     cfg.sampler.group_size(), rank=rank, world_size=world_size,
-                                    seed=seed, steps_per_epoch=cfg.sampler.steps_per_epoch)
+                                    seed=seed, batches_per_epoch=cfg.sampler.batches_per_epoch)
     return TrainLoader(QuadrupletDataset(shots, cfg), sampler, cfg)

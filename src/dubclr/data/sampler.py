@@ -4,12 +4,13 @@ A rank's batch is made of groups of ``k`` distinct shots, each group from one ti
 drawn uniformly (every title once per pass over the titles, in a fresh random order). With
 ``batch_size % k != 0`` the last group is smaller (26 with k = 12 -> 12 + 12 + 2). A title
 with fewer than ``k`` shots gives all it has and the group is completed from the next title.
-A title gives at most ``k`` shots to a rank's batch; within a step no shot appears twice,
-on one rank or across ranks.
+A title gives at most ``k`` shots to a rank's batch; no shot appears twice in a global
+batch (all ranks' batches of one index).
 
 The whole plan is a pure function of ``(seed, epoch, shots, batch_size, k, world_size)``:
-every rank computes the same global plan and takes its own slice, and resuming at step ``n``
-replays the plan up to ``n``.
+every rank computes the same global plan and takes its own slice, and resuming at batch
+``n`` replays the plan up to ``n``. The sampler holds no position: ``batches(epoch, start)``
+is the plan from a place the loader gives it (the loader owns the epoch and its position).
 """
 
 from __future__ import annotations
@@ -28,31 +29,30 @@ class BatchItem(NamedTuple):
     """One slot of a batch: which shot, and the entropy for its random choices."""
 
     shot: int  # position in the dataset's shot list
-    step: int  # step within the epoch (drives round-robin dub policies)
-    entropy: tuple[int, ...]  # (seed, epoch, step, rank, slot)
+    batch: int  # the batch's index within the epoch (drives the cycle dub policy)
+    entropy: tuple[int, ...]  # (seed, epoch, batch, rank, slot)
 
 
 class SameTitleBatchSampler:
-    """Yields lists of :class:`BatchItem` for one rank."""
+    """The plan of one rank's batches: lists of :class:`BatchItem`."""
 
     def __init__(self, titles: Sequence[int | str], batch_size: int, group_size: int, *,
                  rank: int = 0, world_size: int = 1, seed: int = 0,
-                 steps_per_epoch: int | None = None) -> None:
+                 batches_per_epoch: int | None = None) -> None:
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside world_size {world_size}")
         if not 1 <= group_size <= batch_size:
             raise ConfigError(f"same-title group size {group_size} must be within 1..{batch_size}")
         self.batch_size, self.group_size = batch_size, group_size
         self.rank, self.world_size, self.seed = rank, world_size, seed
-        self.epoch = 0
         self._shots_of: dict[int | str, list[int]] = {}
         for position, title in enumerate(titles):
             self._shots_of.setdefault(title, []).append(position)
         self._titles = sorted(self._shots_of, key=str)
         self._num_shots = len(titles)
         self._check_feasible()
-        global_batch = batch_size * world_size
-        self.steps_per_epoch = steps_per_epoch or max(1, self._num_shots // global_batch)
+        global_batch = batch_size * world_size  # an epoch is one pass over the shots
+        self.batches_per_epoch = batches_per_epoch or max(1, self._num_shots // global_batch)
         self.fingerprint = _fingerprint(self._titles, self._shots_of, batch_size, group_size,
                                         world_size)
 
@@ -60,34 +60,23 @@ class SameTitleBatchSampler:
         full, rest = divmod(self.batch_size, self.group_size)
         return [self.group_size] * full + ([rest] if rest else [])
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.steps_per_epoch
-
-    def __iter__(self) -> Iterator[list[BatchItem]]:
-        return self.batches(self.epoch)
-
     def batches(self, epoch: int, start: int = 0) -> Iterator[list[BatchItem]]:
-        """This rank's batches of ``epoch`` from step ``start`` on."""
-        for step, per_rank in enumerate(self.global_plan(epoch)):
-            if step >= start:
+        """This rank's batches of ``epoch`` from batch ``start`` on."""
+        for index, per_rank in enumerate(self.global_plan(epoch)):
+            if index >= start:
                 mine = per_rank[self.rank]
-                yield [BatchItem(shot, step, (self.seed, epoch, step, self.rank, slot))
+                yield [BatchItem(shot, index, (self.seed, epoch, index, self.rank, slot))
                        for slot, shot in enumerate(mine)]
 
     def global_plan(self, epoch: int) -> Iterator[list[list[int]]]:
-        """For each step, every rank's list of shot positions."""
+        """For each batch of the epoch, every rank's list of shot positions."""
         rng = np.random.default_rng([self.seed, epoch, 0xD0B])
         queues = {t: deque() for t in self._titles}
         title_stream: deque = deque()
-        for _ in range(self.steps_per_epoch):
-            used: set[int] = set()
-            step = []
-            for _rank in range(self.world_size):
-                step.append(self._one_batch(rng, queues, title_stream, used))
-            yield step
+        for _ in range(self.batches_per_epoch):
+            used: set[int] = set()  # no shot twice in one global batch
+            yield [self._one_batch(rng, queues, title_stream, used)
+                   for _rank in range(self.world_size)]
 
     def _one_batch(self, rng, queues, title_stream: deque, used: set[int]) -> list[int]:
         batch: list[int] = []
@@ -102,7 +91,7 @@ class SameTitleBatchSampler:
                 title = title_stream.popleft()
                 room = k - taken.get(title, 0)
                 free = [s for s in self._shots_of[title] if s not in used]
-                # a title that lost shots to another rank this step waits for a full one,
+                # a title that lost shots to another rank this batch waits for a full one,
                 # unless every title has been tried
                 partial = len(free) < min(need, room) <= len(self._shots_of[title])
                 if room <= 0 or not free or (partial and misses <= 2 * len(self._titles)):
@@ -125,7 +114,7 @@ class SameTitleBatchSampler:
         return batch
 
     def _pop_shots(self, rng, queue: deque, title, count: int, used: set[int]) -> list[int]:
-        """``count`` shots of ``title`` not yet used in this step, cycling its shuffled queue."""
+        """``count`` shots of ``title`` not yet in this global batch, cycling its shuffled queue."""
         out: list[int] = []
         skipped: list[int] = []
         while len(out) < count:
@@ -159,7 +148,7 @@ class SameTitleBatchSampler:
                 f"{self.batch_size} x {self.world_size} ranks; lower data.sampler.batch_size")
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "seed": self.seed, "fingerprint": self.fingerprint}
+        return {"seed": self.seed, "fingerprint": self.fingerprint}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("fingerprint") != self.fingerprint:
@@ -167,7 +156,6 @@ class SameTitleBatchSampler:
                               "batch size or world size; resume with the same data config and "
                               "catalog, or start a new run")
         self.seed = int(state["seed"])
-        self.epoch = int(state["epoch"])
 
 
 def _fingerprint(titles, shots_of, batch_size: int, group_size: int, world_size: int) -> str:

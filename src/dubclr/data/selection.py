@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 
 from dubclr.data.catalog import ShotRecord
 from dubclr.data.config import SelectionConfig
 from dubclr.media import normalize_language
 
+log = logging.getLogger("dubclr.data")
 
-def select_shots(shots: list[ShotRecord], cfg: SelectionConfig) -> list[ShotRecord]:
+
+def select_shots(shots: list[ShotRecord], cfg: SelectionConfig, *,
+                 separated_only: bool = False) -> list[ShotRecord]:
     """Shots of the titles that pass every filter, cut to the clip budget.
 
-    The budget keeps whole titles in a fixed pseudo-random order (a hash of the title name)
-    and truncates the last one, so a smaller budget is a subset of a larger one.
+    ``separated_only`` (the ``separated`` dub policy) keeps titles with a speech-removed
+    track, like ``require_separated``. Every filter runs before the budget, so the budget
+    counts usable shots. The budget keeps whole titles in a fixed pseudo-random order (a
+    hash of the title name) and truncates the last one, so a smaller budget is a subset of
+    a larger one.
     """
     wanted_originals = {normalize_language(x) for x in cfg.original_languages}
     required = {normalize_language(x) for x in cfg.languages_required}
@@ -22,6 +29,7 @@ def select_shots(shots: list[ShotRecord], cfg: SelectionConfig) -> list[ShotReco
     for shot in shots:
         by_title[shot.title_id].append(shot)
     kept: list[list[ShotRecord]] = []
+    without_separated = 0
     for title_shots in by_title.values():
         first = title_shots[0]
         if wanted_originals and first.original_language not in wanted_originals:
@@ -30,11 +38,15 @@ def select_shots(shots: list[ShotRecord], cfg: SelectionConfig) -> list[ShotReco
             continue
         if not required <= set(first.languages):
             continue
-        if cfg.require_separated and first.separated is None:
+        if (cfg.require_separated or separated_only) and first.separated is None:
+            without_separated += len(title_shots)
             continue
         if len(title_shots) < cfg.min_shots_per_title:
             continue
         kept.append(title_shots)
+    if separated_only and without_separated:
+        log.warning("dub policy 'separated': %d shots have no speech-removed track and are left "
+                    "out", without_separated)
     if cfg.max_clips is not None:
         kept.sort(key=lambda group: _stable_hash(group[0].title))
         budgeted, total = [], 0

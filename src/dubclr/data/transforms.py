@@ -1,7 +1,8 @@
 """Device-side transforms: uint8 video -> float crops, waveform -> log-mel dB.
 
-They run batched on the training device (decoding stays in the DataLoader workers). The
-audio front-end reproduces torchaudio's MelSpectrogram + AmplitudeToDB defaults as the
+They run batched on the training device (decoding stays in the DataLoader workers); in
+training, :class:`ViewTransforms` applies them to a batch's views with its own
+``torch.Generator`` (part of a run's saved state), never the global RNG. The audio front-end reproduces torchaudio's MelSpectrogram + AmplitudeToDB defaults as the
 authors used them (``tests/fixtures/mvit_parity/README.md``, "Audio front-end") with plain
 ``torch.stft``; the video path reproduces pytorchvideo's ShortSideScale and torchvision's
 crops ("Video front-end").
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -211,3 +213,36 @@ def build_transforms(cfg: DataConfig, train: bool) -> tuple[VideoTransform, Audi
                              channels=a.channels, train=train,
                              max_mask_fraction=a.max_mask_fraction, mask_value=a.mask_value)
     return video_tf, audio_tf
+
+
+def seeded_generator(*entropy: int) -> torch.Generator:
+    """A CPU generator seeded from several integers (a seed, an epoch, a rank...)."""
+    seed = np.random.SeedSequence([x % 2**64 for x in entropy]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(seed) >> 1)
+
+
+class ViewTransforms:
+    """The training transforms of a batch's views, drawing from their own generator.
+
+    ``video_*`` views go through ``video``, ``audio_*`` views through ``audio`` (None: as
+    they are). The generator is part of the run state, so a resumed run draws the same
+    crops and masks."""
+
+    def __init__(self, video: nn.Module | None = None, audio: nn.Module | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        self.video, self.audio = video, audio
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+
+    def __call__(self, view: str, x: torch.Tensor) -> torch.Tensor:
+        transform = self.video if view.startswith("video") else self.audio
+        return x if transform is None else transform(x, generator=self.generator)
+
+    def to(self, device: torch.device) -> ViewTransforms:
+        for transform in (self.video, self.audio):
+            if transform is not None:
+                transform.to(device)
+        return self
+
+    def with_generator(self, generator: torch.Generator) -> ViewTransforms:
+        """The same transforms drawing from another generator (this one is left alone)."""
+        return ViewTransforms(self.video, self.audio, generator)

@@ -1,9 +1,8 @@
-"""Model checkpoints: our safetensors + JSON directory, and the authors' released files.
+"""Models from checkpoints: ``load_model`` for any checkpoint, ``save_model`` for ours, and
+the authors' released files.
 
-Our format is a directory holding ``model.safetensors`` (weights) and ``model.json``
-(``{"format": "dubclr-model", "version": 1, "model": ModelConfig, "provenance": {...}}``),
-so a model is rebuilt from the checkpoint alone. A training checkpoint directory holds
-the same two files and loads the same way.
+The directory format, the atomic writer and the search for a run's newest valid checkpoint
+live in :mod:`dubclr.checkpoint`; this module builds models from what it reads.
 
 The authors' files are torch pickles with a ``model`` state dict whose backbone keys are
 ``backbone.net.video.*`` / ``backbone.net.audio.*``. They are read with
@@ -13,84 +12,39 @@ unpickling is refused unless the caller opts in with ``trust_pickle=True``.
 
 from __future__ import annotations
 
-import datetime
-import json
-import shutil
-import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dubclr import __version__
-from dubclr.atomic import publish_dir, sha256_file
-from dubclr.config import from_dict, to_dict
+from dubclr.atomic import sha256_file
+from dubclr.checkpoint import (
+    MODEL_FILES,
+    MODEL_WEIGHTS,
+    model_state,
+    read_model_meta,
+    read_model_weights,
+    resolve_checkpoint,
+    write_checkpoint,
+)
+from dubclr.config import from_dict
 from dubclr.errors import CheckpointError, ConfigError
 from dubclr.models.av import AVModel, build_model
 from dubclr.models.config import ModelConfig
 
-FORMAT = "dubclr-model"
-VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "model.json"
 TOWER_PREFIX = {"video": "net.video.", "audio": "net.audio."}
 
 
 def save_model(model: AVModel, out_dir: str | Path, provenance: dict[str, Any] | None = None,
                *, overwrite: bool = False) -> Path:
-    """Write ``model`` atomically: a temp directory beside ``out_dir``, fsync, rename."""
+    """Write ``model`` as a checkpoint directory, atomically."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise CheckpointError(f"{out_dir} already exists; pass overwrite=True (--overwrite) "
                               f"or choose another directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        write_model_files(tmp, model_state(model), model.config, provenance)
-        publish_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
-
-
-def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A plain CPU state dict (safetensors wants contiguous, unshared tensors)."""
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
-def write_model_files(directory: Path, state: dict[str, torch.Tensor], config: ModelConfig,
-                      provenance: dict[str, Any] | None = None) -> tuple[str, str]:
-    """``model.safetensors`` and ``model.json`` into ``directory`` (not fsynced: the caller
-    publishes the directory atomically). Returns the two file names."""
-    meta = {"format": FORMAT, "version": VERSION, "model": to_dict(config),
-            "provenance": {"dubclr_version": __version__,
-                           "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                               timespec="seconds"),
-                           **(provenance or {})}}
-    save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
-    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return WEIGHTS_FILE, CONFIG_FILE
-
-
-def read_model_json(path: str | Path) -> dict[str, Any]:
-    """The ``model.json`` of a checkpoint directory (ours or a training step)."""
-    path = Path(path)
-    cfg_path = path / CONFIG_FILE if path.is_dir() else path
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{path}: no {CONFIG_FILE}; a dubclr checkpoint is a directory with "
-                              f"{WEIGHTS_FILE} and {CONFIG_FILE} (convert authors' files with "
-                              f"`dubclr checkpoint convert`)")
-    try:
-        meta = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{cfg_path}: not valid JSON ({exc})") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise CheckpointError(f"{cfg_path}: format {meta.get('format')!r} version "
-                              f"{meta.get('version')!r}, expected {FORMAT!r} version {VERSION}")
-    return meta
+    return write_checkpoint(out_dir, model_state(model), model.config, provenance)
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu", **authors: Any) -> AVModel:
@@ -102,39 +56,37 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **aut
     ``trust_pickle=True``.
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.is_file() and path.name not in (CONFIG_FILE, WEIGHTS_FILE):
+    if path.is_file() and path.name not in MODEL_FILES:
         return convert_authors_checkpoint(path, **authors).to(map_location)
-    directory = path if path.is_dir() else path.parent
-    if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / "checkpoints").is_dir():
-        from dubclr.train.checkpoint import resolve_weights_source  # a run directory
-
-        directory = resolve_weights_source(path)
-    meta = read_model_json(directory)
+    directory = resolve_checkpoint(path)
+    meta = read_model_meta(directory)
     try:
         config = from_dict(ModelConfig, meta["model"], "model")
     except ConfigError as exc:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: {exc}") from None
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing")
-    state = load_file(str(weights), device=str(map_location))
+        raise CheckpointError(f"{directory / 'model.json'}: {exc}") from None
+    if not (directory / MODEL_WEIGHTS).is_file():
+        raise CheckpointError(f"{directory}: {MODEL_WEIGHTS} is missing")
+    state = read_model_weights(directory, device=map_location)
     with torch.device("meta"):
         model = build_model(config)
-    load_weights(model, state, where=str(weights), assign=True)
+    load_weights_into(model, state, where=str(directory / MODEL_WEIGHTS), assign=True)
     model.provenance = meta.get("provenance", {})
     model.source_dir = str(directory.resolve())  # the step a run directory resolved to
     return model.eval()
 
 
-def load_weights(module: nn.Module, state: dict[str, torch.Tensor], *, where: str,
-                 assign: bool = False) -> None:
-    """``load_state_dict(strict=True)`` with an error that says what does not fit and why."""
+def load_weights_into(module: nn.Module, state: dict[str, torch.Tensor], *, where: str,
+                      only: Collection[str] | None = None, assign: bool = False) -> None:
+    """Load ``state`` into ``module`` with an error that says what does not fit and why.
+
+    Every tensor of the module must be in ``state`` with its shape, and nothing else
+    (``load_state_dict(strict=True)``). With ``only``, just those names of the module are
+    loaded (the others keep their values) and extra tensors in ``state`` are ignored."""
     own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    wanted = set(own) if only is None else set(only)
+    missing = sorted(wanted - set(state))
+    unexpected = sorted(set(state) - set(own)) if only is None else []
+    wrong = sorted(k for k in wanted & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -147,7 +99,10 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], *, where: st
                          f"model {list(own[k].shape)})")
         hint = _input_size_hint(wrong, state)
         raise CheckpointError(f"{where}: weights do not fit the model: {'; '.join(parts)}{hint}")
-    module.load_state_dict(state, strict=True, assign=assign)
+    if only is None:
+        module.load_state_dict(state, strict=True, assign=assign)
+    else:
+        module.load_state_dict({k: state[k] for k in wanted}, strict=False, assign=assign)
 
 
 def _input_size_hint(wrong: list[str], state: dict[str, torch.Tensor]) -> str:
@@ -238,7 +193,7 @@ def convert_authors_checkpoint(path: str | Path, *, authors_config: str | Path |
     for name in ("video", "audio"):
         tower = getattr(model, name)
         if tower is not None:
-            load_weights(tower, towers[name], where=f"{path} ({name} tower)")
+            load_weights_into(tower, towers[name], where=f"{path} ({name} tower)")
     model.provenance = {"source": "authors-release", "file": str(path),
                         "sha256": sha256_file(path)}
     return model.eval()

@@ -1,181 +1,110 @@
-"""Training checkpoints: atomic directories that survive a kill at any moment.
+"""A run's checkpoints: its :class:`RunState` written to, and read from,
+``RUN/checkpoints/step_XXXXXXXX/`` in the one checkpoint format (:mod:`dubclr.checkpoint`).
 
-``RUN/checkpoints/step_XXXXXXXX/`` holds
-
-- ``model.safetensors`` + ``model.json``: the model in dubclr's model format, so
-  ``dubclr.models.checkpoint.load_model`` reads a training checkpoint directly;
-- ``trainer.pt``: optimizer, scheduler, sampler and RNG states, step, config (plain data
-  and tensors only, read back with ``torch.load(weights_only=True)``);
-- ``manifest.json``: size and SHA-256 of the files above, checked before a resume.
-
-A checkpoint is written into a hidden temporary directory, every file and the directory
-are fsync'ed, and only then is it renamed into place, so a directory named ``step_*`` is
-always complete; a damaged one (disk error, hand editing) fails its manifest check and
-``latest_valid`` falls back to the previous one with a warning.
+A training checkpoint is a model checkpoint (so ``load_model`` reads it) plus ``trainer.pt``:
+``{"format": "dubclr-trainer", "version": 1, "step", "epoch", "optimizer_steps_per_epoch",
+"world_size", "skipped_steps", "optimizer", "scheduler", "ranks": [per rank: {"loader",
+"rng"}], "config"}``, plain data and tensors only. Rank 0 writes it through the same atomic
+writer as every checkpoint, after gathering every rank's part.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
+import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
+import torch.distributed as dist
 
-from dubclr.atomic import publish_dir, sha256_file
-from dubclr.errors import CheckpointError
-from dubclr.models.checkpoint import model_state, write_model_files
+from dubclr.checkpoint import (
+    MODEL_FILES,
+    TRAINER_STATE,
+    checkpoint_name,
+    list_checkpoints,
+    model_state,
+    newest_valid_checkpoint,
+    prune_checkpoints,
+    read_model_weights,
+    read_trainer_state,
+    verify_checkpoint,
+    write_checkpoint,
+)
+from dubclr.errors import CheckpointError, ConfigError
+from dubclr.models.checkpoint import load_weights_into
+from dubclr.train.distributed import DistEnv, barrier
+from dubclr.train.state import RunState
 
-MODEL_WEIGHTS = "model.safetensors"
-MODEL_JSON = "model.json"
-TRAINER_STATE = "trainer.pt"
-MANIFEST = "manifest.json"
-_NAME = re.compile(r"^step_(\d{8,})$")
-
-
-def checkpoint_name(step: int) -> str:
-    return f"step_{step:08d}"
-
-
-def list_checkpoints(root: str | Path) -> list[Path]:
-    """Finished checkpoint directories under ``root``, oldest first."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in root.iterdir()
-             if p.is_dir() and (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+TRAINER_FORMAT = "dubclr-trainer"
+TRAINING_FILES = (*MODEL_FILES, TRAINER_STATE)
 
 
-def write_checkpoint(root: str | Path, step: int, model: torch.nn.Module, model_config: Any,
-                     trainer_state: dict[str, Any], provenance: dict[str, Any] | None = None) -> Path:
-    """Write ``root/step_XXXXXXXX`` atomically and return it (replaces one of the same step)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / checkpoint_name(step)
-    tmp = root / f".tmp-{final.name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    model_files = write_model_files(tmp, model_state(model), model_config,
-                                    {"source": "dubclr train", "step": step, **(provenance or {})})
-    torch.save(trainer_state, tmp / TRAINER_STATE)
-    files = (*model_files, TRAINER_STATE)
-    manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
-                for name in files}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    publish_dir(tmp, final)  # replaces a checkpoint of the same step written before a resume
-    return final
+def save_run_state(state: RunState, env: DistEnv, root: Path, *, model_config: Any,
+                   config: dict[str, Any], provenance: dict[str, Any], keep_last: int) -> Path:
+    """Write ``root/step_XXXXXXXX`` (every rank calls it; rank 0 writes) and prune to the
+    newest ``keep_last``."""
+    ranks = [state.rank_state()]
+    if env.distributed:
+        ranks = [None] * env.world_size
+        dist.all_gather_object(ranks, state.rank_state())
+    path = root / checkpoint_name(state.step)
+    if env.is_main:
+        trainer = {"format": TRAINER_FORMAT, "version": 1, "epoch": state.epoch,
+                   "optimizer_steps_per_epoch": state.optimizer_steps_per_epoch,
+                   "world_size": env.world_size, "ranks": ranks, "config": config,
+                   **state.shared_state()}
+        write_checkpoint(path, model_state(state.model), model_config,
+                         {"source": "dubclr train", "step": state.step, **provenance},
+                         trainer_state=trainer)
+        prune_checkpoints(root, keep_last)
+    barrier()
+    return path
 
 
-def prune(root: str | Path, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` checkpoints, and stale temporaries."""
-    root = Path(root)
-    removed = []
-    for path in list_checkpoints(root)[:-keep_last]:
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    for path in root.glob(".tmp-step_*"):
-        if not path.name.endswith(f"-{os.getpid()}"):
-            shutil.rmtree(path, ignore_errors=True)  # left by a killed run
-    return removed
-
-
-def verify(path: str | Path) -> None:
-    """Raise CheckpointError unless every file matches the manifest."""
-    path = Path(path)
-    if not (path / MANIFEST).exists() and not _NAME.match(path.name):
+def find_resume_point(root: Path, resume: str | Path | None, env: DistEnv) -> Path | None:
+    """The checkpoint a run continues from: ``None`` starts a new run (refused when ``root``
+    holds checkpoints), ``"auto"`` the newest valid one, a path that checkpoint."""
+    if resume is None:
+        if list_checkpoints(root):
+            raise ConfigError(f"{root} already holds checkpoints; continue that run with "
+                              "--resume auto, or set another run_dir")
+        return None
+    if str(resume) == "auto":
+        warn = ((lambda m: print(f"dubclr: warning: {m}", file=sys.stderr)) if env.is_main
+                else (lambda m: None))
+        found = newest_valid_checkpoint(root, TRAINING_FILES, warn=warn)
+        if found is None and env.is_main:
+            print(f"dubclr: no checkpoint under {root}: starting a new run", file=sys.stderr)
+        return found
+    path = Path(resume)
+    if not (path / "manifest.json").exists() and not path.name.startswith("step_"):
         inside = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
         hint = (f"it holds checkpoints: give one, e.g. {inside[-1]}, or use --resume auto "
                 "with run_dir set to the run" if inside else
                 "expected a directory RUN/checkpoints/step_XXXXXXXX written by dubclr train")
         raise CheckpointError(f"{path}: not a training checkpoint; {hint}")
+    verify_checkpoint(path, TRAINING_FILES)
+    return path
+
+
+def restore_run_state(state: RunState, path: Path, env: DistEnv) -> None:
+    """Load a checkpoint into ``state``: weights, optimizer, schedule, this rank's loader
+    place and generators."""
+    trainer = read_trainer_state(path)
+    if trainer.get("format") != TRAINER_FORMAT:
+        raise CheckpointError(f"{path / TRAINER_STATE} is not a dubclr training state")
+    ranks = trainer["ranks"]
+    if len(ranks) != env.world_size:
+        raise CheckpointError(f"the checkpoint was written by {len(ranks)} processes; resume "
+                              f"it with the same number (this run has {env.world_size})")
     try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: no readable {MANIFEST} ({exc})") from None
-    for name in (MODEL_WEIGHTS, MODEL_JSON, TRAINER_STATE):
-        file = path / name
-        entry = manifest.get(name)
-        if entry is None or not file.is_file():
-            raise CheckpointError(f"{path}: {name} is missing")
-        if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
-            raise CheckpointError(f"{path}: {name} does not match its manifest (damaged)")
-
-
-def read_trainer_state(path: str | Path) -> dict[str, Any]:
-    file = Path(path) / TRAINER_STATE
-    try:
-        return torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means: not a state we trust
-        raise CheckpointError(f"{file}: cannot be read as a training state ({exc})") from None
-
-
-def read_model_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    file = Path(path) / MODEL_WEIGHTS if Path(path).is_dir() else Path(path)
-    try:
-        return load_file(str(file))
-    except (OSError, SafetensorError) as exc:
-        raise CheckpointError(f"{file}: cannot be read as safetensors ({exc})") from None
-
-
-def latest_valid(root: str | Path, warn: Callable[[str], None] | None = None
-                 ) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]] | None:
-    """The newest checkpoint that verifies and loads, with its state and weights.
-
-    Damaged ones are skipped with a warning; None when there is none."""
-    warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
-    for path in reversed(list_checkpoints(root)):
-        try:
-            verify(path)
-            return path, read_trainer_state(path), read_model_weights(path)
-        except CheckpointError as exc:
-            warn(f"skipping checkpoint {path.name}: {exc}")
-    return None
-
-
-def resolve_weights_source(path: str | Path) -> Path:
-    """A directory holding model.safetensors: the path itself, or a run's newest valid one."""
-    path = Path(path)
-    if (path / MODEL_WEIGHTS).is_file():
-        return path
-    for root in (path / "checkpoints", path):
-        for ckpt in reversed(list_checkpoints(root)):
-            try:
-                verify(ckpt)
-                return ckpt
-            except CheckpointError as exc:
-                warnings.warn(f"skipping checkpoint {ckpt}: {exc}", stacklevel=2)
-    raise CheckpointError(f"{path}: no {MODEL_WEIGHTS} there and no valid "
-                          "checkpoint under it; give a checkpoint or run directory")
-
-
-HEAD_PREFIXES = ("video_head.", "audio_head.")
-
-
-def load_initial_weights(model: torch.nn.Module, path: str | Path, heads: str = "keep") -> Path:
-    """Copy another run's weights into ``model`` (backbones always; heads if ``keep``).
-
-    Every backbone tensor must be present with the same shape."""
-    source = resolve_weights_source(path)
-    weights = read_model_weights(source)
-    own = model.state_dict()
-    wanted = {k for k in own if heads == "keep" or not k.startswith(HEAD_PREFIXES)}
-    missing = sorted(k for k in wanted if k not in weights)
-    if missing:
-        raise CheckpointError(f"init_from {source}: {len(missing)} tensors of this model are not "
-                              f"in the checkpoint (first: {missing[0]}); is it the same towers?")
-    bad = [k for k in wanted if weights[k].shape != own[k].shape]
-    if bad:
-        k = sorted(bad)[0]
-        raise CheckpointError(f"init_from {source}: {k} has shape {tuple(weights[k].shape)}, "
-                              f"this model expects {tuple(own[k].shape)}")
-    model.load_state_dict({k: weights[k] for k in wanted}, strict=False)
-    return source
+        load_weights_into(state.model, read_model_weights(path), where=f"resume from {path}")
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}. The model config differs from the run's: resume "
+                              "with the same model.* settings, or use a new run_dir") from None
+    state.load(trainer, ranks[env.rank])
+    saved = trainer.get("optimizer_steps_per_epoch", trainer.get("steps_per_epoch"))
+    if saved != state.optimizer_steps_per_epoch:
+        warnings.warn(f"optimizer steps per epoch changed from {saved} to "
+                      f"{state.optimizer_steps_per_epoch} since the checkpoint; the data order "
+                      "will differ", stacklevel=2)

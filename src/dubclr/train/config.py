@@ -114,12 +114,10 @@ class TrainConfig:
 
 def check_consistent(cfg: TrainConfig) -> None:
     """Cross-section checks: the data policy, the towers and the loss weights fit."""
-    from dubclr.data.policies import parse_dub_policy
-
-    policy = parse_dub_policy(cfg.data.dub_policy)
+    policy = cfg.data.dub_policy
     if policy.audio_only:
         if cfg.model.audio is None:
-            raise ConfigError(f"data.dub_policy={cfg.data.dub_policy!r} needs model.audio")
+            raise ConfigError(f"data.dub_policy={str(policy)!r} needs model.audio")
         if cfg.model.video is not None:
             raise ConfigError("audio-only training has no video: set model.video to null")
         if cfg.loss.lambda_a <= 0:

@@ -12,7 +12,8 @@ MASTER_ADDR, MASTER_PORT); under SLURM ``srun`` the SLURM_* variables are read i
     # CPU, 2 processes (gloo), for testing
     torchrun --standalone --nproc-per-node 2 -m dubclr train configs/toy/EN.yaml device=cpu
 
-NCCL is used on CUDA devices, gloo on CPU.
+NCCL is used on CUDA devices, gloo on CPU. The loss's gather with gradient lives with the
+loss (``dubclr.train.loss.gather_with_grad``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 from dubclr.errors import ConfigError
+from dubclr.train.loss import gather_with_grad  # noqa: F401  (the loss's gather, by its old address)
 
 
 @dataclass(frozen=True)
@@ -96,34 +98,6 @@ def setup(device: str = "auto", timeout_s: float = 1800.0) -> DistEnv:
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-class _GatherWithGrad(torch.autograd.Function):
-    """all_gather whose backward sums every rank's gradient and returns the local slice."""
-
-    @staticmethod
-    def forward(ctx, local: torch.Tensor) -> torch.Tensor:
-        world, rank = dist.get_world_size(), dist.get_rank()
-        parts = [torch.empty_like(local) for _ in range(world)]
-        dist.all_gather(parts, local.contiguous())
-        ctx.rank, ctx.n = rank, local.shape[0]
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
-
-
-def gather_with_grad(local: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """The global batch (rank order) and the offset of this rank's rows in it.
-
-    Every rank must hold the same number of rows (the loaders drop the last partial
-    batch; the trainer checks it on the first step)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return local, 0
-    return _GatherWithGrad.apply(local), dist.get_rank() * local.shape[0]
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

@@ -14,18 +14,17 @@ class TrainingDivergedError(DubclrError):
 
 
 class NonFiniteGuard:
-    """Counts skipped steps; raises after ``limit`` of them in a row."""
+    """Counts skipped steps in a row; raises after ``limit`` of them. (The run's total of
+    skipped steps is part of the run state.)"""
 
-    def __init__(self, limit: int, total: int = 0) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.total = total  # skipped steps over the whole run (kept across resumes)
         self.in_a_row = 0
 
     def record(self, step: int, finite: bool, last_checkpoint: str | None) -> None:
         if finite:
             self.in_a_row = 0
             return
-        self.total += 1
         self.in_a_row += 1
         if self.in_a_row >= self.limit:
             where = (f"The last good checkpoint is {last_checkpoint}; continue from it with "

@@ -18,12 +18,14 @@ values and gradient-clipping thresholds that do not change with the batch size o
 number of GPUs. ``reduction="sum"`` gives the paper's literal sums.
 
 Across ranks (local-loss form, as open_clip): every rank gathers the embeddings of the
-whole global batch *with gradient* and computes ``l_i`` only for its own rows against the
-global batch. The returned objective is the local mean (or ``world_size`` x the local sum),
-so that DDP's gradient averaging yields exactly the gradient of the global objective.
+whole global batch *with gradient* (:func:`gather_with_grad`) and computes ``l_i`` only for
+its own rows against the global batch. The returned objective is the local mean (or
+``world_size`` x the local sum), so that DDP's gradient averaging yields exactly the
+gradient of the global objective.
 
-Batches without a secondary audio (dub policy ``separated``) use ``a_p`` in place of
-``a_s`` in ``L`` and have no ``L_a``; audio-only batches have neither ``L`` nor ``L_v``.
+Which terms a batch feeds is the dub policy's to say (``DubPolicy.loss_terms``): without a
+secondary audio (``separated``) ``a_p`` stands in for ``a_s`` in ``L`` and there is no
+``L_a``; audio-only batches have ``L_a`` alone. The default is all three terms.
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
+from dubclr.data.policies import DubPolicy, LossTerms, views_of
 from dubclr.errors import ConfigError
 
 # (local embeddings) -> (global embeddings, row offset of the local rows in them)
 GatherFn = Callable[[torch.Tensor], tuple[torch.Tensor, int]]
 
-EMBEDDING_KEYS = ("video_p", "video_s", "audio_p", "audio_s")
+ALL_TERMS: LossTerms = DubPolicy("random").loss_terms  # L, L_v and L_a
 
 
 @dataclass
@@ -60,6 +64,34 @@ class LossConfig:
 def local_gather(t: torch.Tensor) -> tuple[torch.Tensor, int]:
     """The single-process gather: the local batch is the global batch."""
     return t, 0
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sums every rank's gradient and returns the local slice."""
+
+    @staticmethod
+    def forward(ctx, local: torch.Tensor) -> torch.Tensor:
+        world, rank = dist.get_world_size(), dist.get_rank()
+        parts = [torch.empty_like(local) for _ in range(world)]
+        dist.all_gather(parts, local.contiguous())
+        ctx.rank, ctx.n = rank, local.shape[0]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
+
+
+def gather_with_grad(local: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The global batch (rank order) and the offset of this rank's rows in it.
+
+    Every rank must hold the same number of rows (the loaders drop the last partial
+    batch). Without a process group it is :func:`local_gather`."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return local, 0
+    return _GatherWithGrad.apply(local), dist.get_rank() * local.shape[0]
 
 
 def pair_loss(x_local: torch.Tensor, y_local: torch.Tensor, x_all: torch.Tensor,
@@ -97,52 +129,47 @@ class LossOutput:
 
 
 class DubContrastiveLoss(nn.Module):
-    """total = L + lambda_v L_v + lambda_a L_a over the global batch."""
+    """total = L + lambda_v L_v + lambda_a L_a over the global batch, for the terms
+    ``terms`` names (``DubPolicy.loss_terms``; default all three)."""
 
-    def __init__(self, config: LossConfig | None = None) -> None:
+    def __init__(self, config: LossConfig | None = None, terms: LossTerms | None = None) -> None:
         super().__init__()
         self.config = config or LossConfig()
+        self.terms = dict(ALL_TERMS if terms is None else terms)
+        weights = self.weights
+        if not any(weights[name] > 0 for name in self.terms):
+            raise ConfigError(
+                f"the dub policy gives the loss terms {sorted(self.terms)} and all their "
+                "weights are 0; for audio-only training set loss.lambda_a > 0")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"L": 1.0, "L_v": self.config.lambda_v, "L_a": self.config.lambda_a}
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The embeddings the terms need (the batch's views)."""
+        return views_of(self.terms)
 
     def forward(self, emb: dict[str, torch.Tensor], gather: GatherFn = local_gather,
                 world_size: int = 1) -> LossOutput:
-        unknown = set(emb) - set(EMBEDDING_KEYS)
-        if unknown:
-            raise ValueError(f"unexpected embeddings {sorted(unknown)}; use {EMBEDDING_KEYS}")
+        if set(emb) != set(self.views):
+            raise ValueError(f"the loss terms {sorted(self.terms)} need the embeddings "
+                             f"{list(self.views)}, got {sorted(emb)}")
+        cfg, weights = self.config, self.weights
         # the similarities are computed in at least float32, also under autocast
         emb = {k: v.float() if v.element_size() < 4 else v for k, v in emb.items()}
-        device_type = next(iter(emb.values())).device.type
-        with torch.autocast(device_type=device_type, enabled=False):
-            return self._terms(emb, gather, world_size)
-
-    def _terms(self, emb: dict[str, torch.Tensor], gather: GatherFn,
-               world_size: int) -> LossOutput:
-        cfg = self.config
-        gathered = {k: gather(v) for k, v in emb.items()}
-
-        def term(x: str, y: str) -> torch.Tensor:
-            (x_all, offset), (y_all, _) = gathered[x], gathered[y]
-            return pair_loss(emb[x], emb[y], x_all, y_all, offset, cfg.temperature)
-
-        weights = {"L": 1.0, "L_v": cfg.lambda_v, "L_a": cfg.lambda_a}
         per_row: dict[str, torch.Tensor] = {}
-        has_video = "video_p" in emb and "video_s" in emb
-        if has_video and "audio_p" in emb:
-            a_s = "audio_s" if "audio_s" in emb else "audio_p"
-            per_row["L"] = 0.5 * (term("video_p", a_s) + term("video_s", "audio_p"))
-        # A term with weight 0 is still computed (and logged), without a graph.
-        with torch.set_grad_enabled(torch.is_grad_enabled() and cfg.lambda_v > 0):
-            if has_video:
-                per_row["L_v"] = term("video_p", "video_s")
-        with torch.set_grad_enabled(torch.is_grad_enabled() and cfg.lambda_a > 0):
-            if "audio_p" in emb and "audio_s" in emb:
-                per_row["L_a"] = term("audio_p", "audio_s")
-        if not any(weights[k] > 0 for k in per_row):
-            raise ConfigError(
-                f"the batch gives the terms {sorted(per_row)} and all their weights are 0; "
-                "for audio-only training set loss.lambda_a > 0")
-        rows = next(iter(per_row.values()))
+        with torch.autocast(device_type=next(iter(emb.values())).device.type, enabled=False):
+            gathered = {k: gather(v) for k, v in emb.items()}  # (global batch, local offset)
+            for name, pairs in self.terms.items():
+                # a term with weight 0 is still computed (and logged), without a graph
+                with torch.set_grad_enabled(torch.is_grad_enabled() and weights[name] > 0):
+                    per_row[name] = sum(
+                        pair_loss(emb[x], emb[y], gathered[x][0], gathered[y][0], gathered[x][1],
+                                  cfg.temperature) for x, y in pairs) / len(pairs)
         total = sum(weights[k] * v for k, v in per_row.items() if weights[k] > 0)
-        count = rows.shape[0]
+        count = total.shape[0]
         scale = 1.0 / count if cfg.reduction == "mean" else float(world_size)
         sums = {k: v.detach().sum() for k, v in per_row.items()}
         sums["loss"] = total.detach().sum()

@@ -33,16 +33,6 @@ def peak_flops(device: torch.device) -> float | None:
     return None
 
 
-def count_training_flops(forward, *args, **kwargs) -> float:
-    """FLOPs of one training step, estimated as 3x the forward pass (backward ~ 2x)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        forward(*args, **kwargs)
-    return 3.0 * counter.get_total_flops()
-
-
 class MetricsLog:
     """Appends JSON lines to ``RUN/metrics.jsonl`` and mirrors scalars to TensorBoard."""
 

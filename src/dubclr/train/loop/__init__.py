@@ -1,4 +1,4 @@
-"""The training loop: one optimizer step (step.py) and the run around it (trainer.py)."""
+"""The training loop: the run around the steps (trainer.py) and one optimizer step (step.py)."""
 
 from dubclr.train.loop.trainer import Trainer, TrainResult
 

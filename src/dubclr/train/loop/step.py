@@ -1,4 +1,12 @@
-"""One optimizer step: micro-batches -> embeddings -> global-batch loss -> guarded update."""
+"""One optimizer step: micro-batches -> views -> model -> global-batch loss -> guarded update.
+
+``TrainStep.run(batches)``, for each micro-batch (one contrastive batch each):
+``embed_views`` puts the views the loss needs through their transforms (drawing from the
+run's augmentation generator) and the model, in one call; the loss (``loss.py``) gathers the
+global batch and returns this rank's objective; backward. Then every rank agrees whether
+the step is finite and whether a stop was asked for; a finite step is clipped and taken
+(``optimizer.step()``), a non-finite one is skipped with BatchNorm statistics restored.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,13 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from dubclr.train.distributed import DistEnv, all_reduce_sum, gather_with_grad
-from dubclr.train.loss import DubContrastiveLoss
+from dubclr.data.transforms import ViewTransforms
+from dubclr.train.distributed import DistEnv
+from dubclr.train.loss import DubContrastiveLoss, gather_with_grad
 
 
 @dataclass
@@ -23,58 +33,46 @@ class StepResult:
     stop: bool  # some rank received SIGTERM/SIGINT
 
 
-def embed_batch(model: nn.Module, batch: dict, video_tf: nn.Module | None,
-                audio_tf: nn.Module | None, device: torch.device,
+def embed_views(model: nn.Module, batch: dict, views: tuple[str, ...],
+                transforms: ViewTransforms, device: torch.device,
                 autocast: contextlib.AbstractContextManager) -> dict[str, torch.Tensor]:
-    """Projections of the batch's views (``video_p``... keys), in one model call.
+    """Projections of the batch's ``views`` (``video_p``...), in one model call.
 
-    Each view goes through its transform on its own (own augmentation draws); the
+    Each view goes through its transform on its own (its own augmentation draws); the
     primary and secondary views share one forward, as DDP expects one call per step."""
-    def prepared(key: str, tf: nn.Module | None) -> torch.Tensor:
-        x = batch[key].to(device, non_blocking=True)
-        return tf(x) if tf is not None else x
-
-    v_keys = [k for k in ("video_p", "video_s") if k in batch]
-    a_keys = [k for k in ("audio_p", "audio_s") if k in batch]
-    videos = [prepared(k, video_tf) for k in v_keys]
-    audios = [prepared(k, audio_tf) for k in a_keys]
+    inputs = {v: transforms(v, batch[v].to(device, non_blocking=True)) for v in views}
+    videos = [inputs[v] for v in views if v.startswith("video")]
+    audios = [inputs[v] for v in views if v.startswith("audio")]
     with autocast:
         out = model(video=torch.cat(videos) if videos else None,
                     audio=torch.cat(audios) if audios else None)
     emb: dict[str, torch.Tensor] = {}
-    for keys, name in ((v_keys, "video"), (a_keys, "audio")):
-        if keys:
-            emb.update(zip(keys, out[name].chunk(len(keys))))
+    for modality, chunks in (("video", videos), ("audio", audios)):
+        if chunks:
+            names = [v for v in views if v.startswith(modality)]
+            emb.update(zip(names, out[modality].chunk(len(names))))
     return emb
 
 
-class StepRunner:
+class TrainStep:
     """Runs optimizer steps; holds what every step needs."""
 
     def __init__(self, model: nn.Module, loss: DubContrastiveLoss,
-                 optimizer: torch.optim.Optimizer, env: DistEnv, *,
-                 video_tf: nn.Module | None, audio_tf: nn.Module | None,
+                 optimizer: torch.optim.Optimizer, env: DistEnv, *, transforms: ViewTransforms,
                  grad_clip: float | None, autocast_dtype: torch.dtype | None) -> None:
-        self.model = model
+        self.model = model  # as trained: possibly compiled and DDP-wrapped
         self.loss = loss
         self.optimizer = optimizer
         self.env = env
-        self.video_tf = video_tf
-        self.audio_tf = audio_tf
+        self.transforms = transforms
         self.grad_clip = grad_clip
         self.autocast_dtype = autocast_dtype
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.gather = gather_with_grad if env.distributed else (lambda t: (t, 0))
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.env.device.type, dtype=self.autocast_dtype)
-
-    def _micro_context(self, last: bool) -> contextlib.AbstractContextManager:
-        if isinstance(self.model, DistributedDataParallel) and not last:
-            return self.model.no_sync()  # accumulate locally; all-reduce on the last one
-        return contextlib.nullcontext()
 
     def run(self, batches: list[dict], stop_requested: bool) -> StepResult:
         self.model.train()
@@ -84,10 +82,12 @@ class StepRunner:
         count = 0
         finite_local = True
         for i, batch in enumerate(batches):
-            with self._micro_context(last=i == len(batches) - 1):
-                emb = embed_batch(self.model, batch, self.video_tf, self.audio_tf,
-                                  self.env.device, self._autocast())
-                out = self.loss(emb, gather=self.gather, world_size=self.env.world_size)
+            # DDP: accumulate gradients locally, all-reduce them with the last micro-batch
+            local = isinstance(self.model, DistributedDataParallel) and i < len(batches) - 1
+            with self.model.no_sync() if local else contextlib.nullcontext():
+                emb = embed_views(self.model, batch, self.loss.views, self.transforms,
+                                  self.env.device, self.autocast())
+                out = self.loss(emb, gather=gather_with_grad, world_size=self.env.world_size)
                 (out.objective / len(batches)).backward()
             finite_local &= bool(torch.isfinite(out.objective).item())
             for key, value in out.sums.items():
@@ -95,7 +95,8 @@ class StepRunner:
             count += out.count
         flags = torch.tensor([0.0 if finite_local else 1.0, 1.0 if stop_requested else 0.0],
                              device=self.env.device)
-        all_reduce_sum(flags)
+        if self.env.distributed:
+            dist.all_reduce(flags, op=dist.ReduceOp.SUM)  # any rank: not finite / stop
         finite = flags[0].item() == 0
         grad_norm = math.nan
         if finite:
@@ -111,3 +112,17 @@ class StepRunner:
         self.optimizer.zero_grad(set_to_none=True)
         return StepResult(sums=sums, count=count, grad_norm=grad_norm, finite=finite,
                           stop=flags[1].item() > 0)
+
+    def count_flops(self, module: nn.Module, batch: dict, micro_batches: int) -> float:
+        """FLOPs of one step, estimated as 3x the forward (backward ~ 2x) of each of its
+        ``micro_batches``, counted on ``module`` (the unwrapped model) by a forward that
+        changes no state: eval mode, and transforms drawing from a scratch generator."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        scratch = self.transforms.with_generator(torch.Generator().manual_seed(0))
+        module.eval()
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            embed_views(module, batch, self.loss.views, scratch, self.env.device, self.autocast())
+        module.train()
+        return 3.0 * counter.get_total_flops() * micro_batches
