@@ -40,7 +40,8 @@ def real_media() -> RealMedia:
     try:
         return build_real_media(os.environ.get("DUBCLR_REALMEDIA", REALMEDIA_CACHE))
     except MissingTestMedia as exc:
-        pytest.fail(str(exc), pytrace=False)
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)
 
 
 # ---------------------------------------------------------------- small media with known content
