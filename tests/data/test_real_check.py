@@ -87,3 +87,15 @@ def test_stats_on_a_file_that_is_not_a_catalog_never_advises_deleting_it(real_me
     err = capsys.readouterr().err
     assert "not a dubclr catalog" in err and "delete" not in err.lower()
     assert "dubclr index" in err
+
+
+def test_a_policy_language_no_track_has_is_an_error(real_catalog, tmp_path, capsys):
+    catalog, _ = real_catalog
+    config = _config(tmp_path, catalog)
+    assert main(["data", "check", str(config), "--batches", "0",
+                 "data.dub_policy=cycle:es,fr,ita,jp"]) == 2
+    err = capsys.readouterr().err
+    assert "no track in ita, jp" in err and "'ita' -> 'it'" in err
+    assert "its languages are en, es, fr, it, und" in err
+    assert main(["data", "check", str(config), "--batches", "0",
+                 "data.dub_policy=cycle:es,fr,it"]) == 0

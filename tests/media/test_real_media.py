@@ -105,3 +105,12 @@ def test_short_side_size_keeps_aspect_and_squares_pixels():
     # DVD NTSC 16:9: 720x480 with 32:27 pixels is 853x480 on screen
     assert short_side_size(720, 480, 320, sar=32 / 27) == (568, 320)
     assert short_side_size(720, 480, 1000, sar=32 / 27) == (853, 480)
+
+
+def test_media_probe_shows_the_original_flag_and_surround_layout(real_media, capsys):
+    from dubclr.cli import main
+
+    assert main(["media", "probe", str(real_media.path("original_flag_360p_25"))]) == 0
+    assert "it   flac 48000 Hz 2 ch, 8.000 s (stream 2)  original" in capsys.readouterr().out
+    assert main(["media", "probe", str(real_media.path("film_1080p_23976"))]) == 0
+    assert "es   ac3 48000 Hz 6 ch (FL FR FC LFE SL SR)" in capsys.readouterr().out

@@ -126,6 +126,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else train_cfg.seed
     with Catalog.open(cfg.catalog) as catalog:
         require_catalog_files(catalog)  # every missing file in one message, before decoding
+        check_policy_languages(cfg.dub_policy, catalog.dialogue_languages(), catalog.path)
     loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
     if not args.json:
         print(f"{len(loader)} steps per epoch, batch {cfg.sampler.batch_size} per rank, "
@@ -144,6 +145,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{loader.clips} clips read, {loader.replaced} replaced after decode errors",
           file=sys.stderr)
     return 0
+
+
+def check_policy_languages(policy_text: str, known: list[str], catalog: Path) -> None:
+    """A dub policy naming a language no track has is a ConfigError (it would fall back to
+    the primary language silently). Phase 2 moves this where `train` checks it too."""
+    from dubclr.data.policies import parse_dub_policy
+    from dubclr.errors import ConfigError
+    from dubclr.media import normalize_language
+
+    unknown = [lang for lang in parse_dub_policy(policy_text).languages if lang not in known]
+    if not unknown:
+        return
+    hints = [f"{lang!r} -> {normalize_language(lang)!r}" for lang in unknown
+             if normalize_language(lang) in known]
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    raise ConfigError(f"data.dub_policy {policy_text!r}: no track in {', '.join(unknown)} in "
+                      f"{catalog}{hint}; its languages are {', '.join(known) or 'none'}")
 
 
 def describe_batch(step: int, batch: dict) -> dict:

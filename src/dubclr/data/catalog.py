@@ -292,6 +292,11 @@ class Catalog:
             groups.setdefault(digest, []).append(path)
         return [paths for paths in groups.values() if len(paths) > 1]
 
+    def dialogue_languages(self) -> list[str]:
+        """Every language with a dialogue track in the catalog, sorted."""
+        rows = self.conn.execute("SELECT DISTINCT language FROM tracks WHERE kind = 'dialogue'")
+        return sorted(lang for (lang,) in rows)
+
     def media_paths(self) -> list[str]:
         """Every file the catalog points at: titles, sidecars and separated tracks."""
         rows = self.conn.execute("SELECT path FROM titles UNION SELECT path FROM tracks")
