@@ -105,7 +105,7 @@ _ADDED = {2: [("titles", "original_source")],
 
 
 @pytest.mark.parametrize("version", [1, 2])
-def test_an_older_catalog_is_migrated_in_place(catalog_copy, version):
+def test_an_older_catalog_is_migrated_in_place(tiny_corpus, catalog_copy, version):
     conn = sqlite3.connect(catalog_copy)
     for v in range(version + 1, SCHEMA_VERSION + 1):
         for table, column in _ADDED[v]:
@@ -122,3 +122,8 @@ def test_an_older_catalog_is_migrated_in_place(catalog_copy, version):
         # audio never measured: each track falls back to its stated duration
         track = titles[0].tracks[0]
         assert track.audio_end is None and track.audio_interval == (0.0, track.duration)
+    # the next index run measures what the old one did not, though no file changed
+    report = index_folder(tiny_corpus, catalog_copy, show_progress=False)
+    assert (report.indexed, report.unchanged) == (3, 0)
+    with Catalog.open(catalog_copy) as cat:
+        assert all(t.audio_end is not None for title in cat.titles() for t in title.tracks)

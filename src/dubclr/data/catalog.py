@@ -202,9 +202,11 @@ class Catalog:
 
     # -- writing -----------------------------------------------------------------
     def fingerprints(self) -> dict[str, str]:
-        """path -> fingerprint of every indexed title and every recorded failure."""
-        rows = self.conn.execute("SELECT path, fingerprint FROM titles "
-                                 "UNION ALL SELECT path, fingerprint FROM failures")
+        """path -> fingerprint of every indexed title and every recorded failure. Titles
+        indexed before schema 3 (no content hash, audio never measured) are left out, so the
+        next `dubclr index` measures them."""
+        rows = self.conn.execute("SELECT path, fingerprint FROM titles WHERE content_hash IS "
+                                 "NOT NULL UNION ALL SELECT path, fingerprint FROM failures")
         return dict(rows.fetchall())
 
     def put_title(self, rec: TitleRecord) -> int:
