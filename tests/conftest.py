@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from dubclr.media.writer import AudioTrack, write_audio, write_title
+from dubclr.testing.sources import MissingTestMedia
+from dubclr.testing.titles import RealMedia, build_real_media
 
 os.environ.setdefault("DUBCLR_NO_PROGRESS", "1")
+REALMEDIA_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "realmedia"
 
 # The tiny corpus: 3 titles of 3-4 shots (3-5 s each), four languages, 160x90 at 25 fps.
 TINY_CORPUS_OPTIONS = dict(titles=3, seed=0, languages=("en", "es", "fr", "ja"), shots=(3, 4),
@@ -26,6 +29,19 @@ def tiny_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_corpus")
     build_corpus(out, jobs=1, show_progress=False, **TINY_CORPUS_OPTIONS)
     return out
+
+
+@pytest.fixture(scope="session")
+def real_media() -> RealMedia:
+    """Titles built from real recordings (``dubclr.testing.titles.TITLES`` says what each
+    holds; ``.path(name)``, ``.spec(name)``, ``.copy_to(folder, *names)``,
+    ``.dialogue(lang, seconds, rate)``). Built once, cached in .cache/realmedia. A missing
+    source fails the test with the command that installs it: real media is not optional."""
+    try:
+        return build_real_media(os.environ.get("DUBCLR_REALMEDIA", REALMEDIA_CACHE))
+    except MissingTestMedia as exc:
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)
 
 
 # ---------------------------------------------------------------- small media with known content

@@ -47,6 +47,8 @@ def test_doctor_reports_what_dubclr_needs(capsys):
     assert report["torch"]["version"] and "cpu" in report["torch"]["devices"]
     codecs = {c["codec"]: c for c in report["media"]["codecs"]}
     assert codecs["libx264"]["encode"] and codecs["h264"]["decode"] and codecs["flac"]["decode"]
+    for movie_codec in ("ac3", "eac3", "dts", "truehd"):  # what films arrive in
+        assert codecs[movie_codec]["decode"] is True and "encode" not in codecs[movie_codec]
     assert all(report["tts"]["corpus_voices"].values())
     names = {entry["name"]: entry for entry in report["optional"]}
     assert {"demucs", "openai-whisper", "transformers", "scenedetect"} <= set(names)

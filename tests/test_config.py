@@ -90,3 +90,12 @@ def test_missing_file_and_bad_yaml(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("optim: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(Exp, tmp_path / "bad.yaml")
+
+
+def test_a_missing_base_names_the_line_that_asked_for_it(tmp_path: Path):
+    (tmp_path / "exp.yaml").write_text("# experiment\noptim:\n  lr: 1.0e-3\n_base_: ../_shared.yaml\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(Exp, tmp_path / "exp.yaml")
+    message = str(exc.value)
+    assert f"{tmp_path / 'exp.yaml'}:4: _base_: ../_shared.yaml asks for" in message
+    assert str((tmp_path.parent / "_shared.yaml").resolve()) in message

@@ -60,8 +60,23 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     bases = [base] if isinstance(base, str) else list(base)
     merged: dict[str, Any] = {}
     for b in bases:
-        merged = _deep_merge(merged, load_yaml((path.parent / b).resolve()))
+        if not isinstance(b, str):
+            raise ConfigError(f"{_base_line(path)}: _base_ must name a YAML file (or a list of "
+                              f"them), got {b!r}")
+        target = (path.parent / b).resolve()
+        if not target.is_file():
+            raise ConfigError(f"{_base_line(path)}: _base_: {b} asks for {target}, which does "
+                              "not exist; the path is relative to this file")
+        merged = _deep_merge(merged, load_yaml(target))
     return _deep_merge(merged, data)
+
+
+def _base_line(path: Path) -> str:
+    """``file:line`` of the ``_base_:`` key in a YAML file (``file`` alone if not found)."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.lstrip().startswith("_base_"):
+            return f"{path}:{number}"
+    return str(path)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

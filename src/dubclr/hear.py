@@ -5,8 +5,10 @@ Scene embeddings cut each sound into 3 s windows with the same tail rule as
 window (zero-padded past either end) on every multiple of 50 ms inside the sound; the
 hop is exactly 2400 samples at 48 kHz, so timestamps never drift.
 
-Inputs are mono float waveforms ``(n_sounds, n_samples)`` at 48 kHz in [-1, 1] on the
-model's device. Two-channel (controlled-study) towers get the mono signal duplicated.
+Inputs are mono float waveforms ``(n_sounds, n_samples)`` at 48 kHz in [-1, 1]: a torch
+tensor or a NumPy array (moved to the model's device, as float32). Integer PCM, NaN or
+infinite samples are refused with the expected form named. Two-channel (controlled-study)
+towers get the mono signal duplicated.
 """
 
 from __future__ import annotations
@@ -64,16 +66,35 @@ def load_model(model_file_path: str = "", **_ignored) -> HearModel:
     return HearModel(load_encoder(model_file_path, device=device))
 
 
-def _check_audio(audio: torch.Tensor) -> torch.Tensor:
+_WANTED = f"float32 samples in [-1, 1], shape (n_sounds, n_samples), mono at {SAMPLE_RATE} Hz"
+
+
+def _check_audio(audio, model: HearModel) -> torch.Tensor:
+    """The audio as a float32 tensor on the model's device, or a ValueError saying what
+    HEAR audio must be. A NumPy array (any float dtype) is converted."""
+    if not isinstance(audio, torch.Tensor):
+        try:
+            audio = torch.as_tensor(audio)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"HEAR audio must be a torch.Tensor or NumPy array of {_WANTED}; "
+                             f"got {type(audio).__name__}") from None
+    if not audio.is_floating_point():
+        dtype = str(audio.dtype).replace("torch.", "")
+        raise ValueError(f"HEAR audio must be {_WANTED}; got {dtype}. Integer PCM must be "
+                         "scaled first: int16 / 32768.0 (int32 / 2147483648.0)")
     if audio.dim() != 2:
-        raise ValueError(f"HEAR audio must be (n_sounds, n_samples) mono at {SAMPLE_RATE} Hz, "
-                         f"got shape {tuple(audio.shape)}")
-    return audio.float()
+        raise ValueError(f"HEAR audio must be {_WANTED}; got shape {tuple(audio.shape)}")
+    finite = torch.isfinite(audio).all(dim=1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten().tolist()
+        raise ValueError(f"HEAR audio holds NaN or infinite samples in sound(s) {bad[:5]}; "
+                         f"expected {_WANTED}")
+    return audio.to(device=model._device(), dtype=torch.float32)
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
     """``(n_sounds, n_timestamps, D)`` embeddings and ``(n_sounds, n_timestamps)`` times in ms."""
-    audio = _check_audio(audio)
+    audio = _check_audio(audio, model)
     n_sounds, n = audio.shape
     hop = round(HOP_MS * SAMPLE_RATE / 1000)
     clip = model.clip_samples
@@ -90,7 +111,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
 
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """``(n_sounds, D)``: the mean of the sound's 3 s window embeddings."""
-    audio = _check_audio(audio)
+    audio = _check_audio(audio, model)
     n_sounds, n = audio.shape
     clip = model.clip_samples
     spans = audio_windows(n, SAMPLE_RATE, model.encoder.audio_spec.clip_seconds) or [(0, n)]

@@ -21,6 +21,20 @@ def tiny_catalog(tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+REAL_INDEXED = ("short_audio_540p_25", "camera_480p_2997", "original_flag_360p_25")
+
+
+@pytest.fixture(scope="session")
+def real_catalog(real_media, tmp_path_factory):
+    """Three real titles (``REAL_INDEXED``) indexed once: (catalog path, index report).
+    Read-only for tests: copy the catalog (and its folder, ``Catalog.roots()``) to modify."""
+    folder = real_media.copy_to(tmp_path_factory.mktemp("real_titles"), *REAL_INDEXED)
+    catalog = tmp_path_factory.mktemp("real_catalog") / "catalog.sqlite"
+    report = index_folder(folder, catalog, show_progress=False)
+    assert (report.indexed, report.failed) == (3, 0), report.failures
+    return catalog, report
+
+
 @pytest.fixture
 def catalog_copy(tiny_catalog, tmp_path) -> Path:
     target = tmp_path / "catalog.sqlite"

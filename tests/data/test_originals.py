@@ -1,5 +1,5 @@
 """Original languages from `dubclr index --originals`: set, kept by later runs, used by the
-dub policies, shown in stats; bad rows are clear errors; a version-1 catalog is migrated."""
+dub policies, shown in stats; bad rows are clear errors; older catalogs are migrated."""
 
 import json
 import shutil
@@ -98,15 +98,32 @@ def test_bad_originals_are_clear_errors_and_lose_nothing(tiny_corpus, catalog_co
     assert _originals(catalog_copy)["title_000"] == ("es", "csv")
 
 
-def test_a_version_1_catalog_is_migrated_in_place(catalog_copy):
+# columns each schema version added
+_ADDED = {2: [("titles", "original_source")],
+          3: [("titles", "stated_duration"), ("titles", "content_hash"),
+              ("tracks", "audio_start"), ("tracks", "audio_end")]}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_catalog_is_migrated_in_place(tiny_corpus, catalog_copy, version):
     conn = sqlite3.connect(catalog_copy)
-    conn.execute("ALTER TABLE titles DROP COLUMN original_source")
-    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    for v in range(version + 1, SCHEMA_VERSION + 1):
+        for table, column in _ADDED[v]:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.commit()
     conn.close()
     with Catalog.open(catalog_copy) as cat:
-        version = cat.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        assert int(version[0]) == SCHEMA_VERSION == 2
+        found = cat.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        assert int(found[0]) == SCHEMA_VERSION == 3
         titles = cat.titles()
         assert len(titles) == 3 and len(cat.shot_records()) == 11
         assert {(t.original_language, t.original_source) for t in titles} == {("en", "default-track")}
+        # audio never measured: each track falls back to its stated duration
+        track = titles[0].tracks[0]
+        assert track.audio_end is None and track.audio_interval == (0.0, track.duration)
+    # the next index run measures what the old one did not, though no file changed
+    report = index_folder(tiny_corpus, catalog_copy, show_progress=False)
+    assert (report.indexed, report.unchanged) == (3, 0)
+    with Catalog.open(catalog_copy) as cat:
+        assert all(t.audio_end is not None for title in cat.titles() for t in title.tracks)

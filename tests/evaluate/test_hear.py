@@ -125,3 +125,25 @@ def test_load_model_on_a_run_directory_takes_its_newest_valid_checkpoint(tmp_pat
     with pytest.warns(UserWarning, match="step_00000008"):
         fallback = scene(run)
     torch.testing.assert_close(fallback, scene(run / "checkpoints/step_00000004"), rtol=0, atol=0)
+
+
+def test_numpy_input_is_converted_and_bad_input_says_what_hear_wants(model, real_media):
+    speech = real_media.dialogue("en", 2.0, hear.sample_rate)  # real English speech, float32
+    batch = np.stack([speech, speech[::-1].copy()])
+    expected = hear.get_scene_embeddings(torch.from_numpy(batch), model)
+    for given in (batch, batch.astype(np.float64)):
+        torch.testing.assert_close(hear.get_scene_embeddings(given, model), expected,
+                                   rtol=1e-5, atol=1e-6)
+    emb, times = hear.get_timestamp_embeddings(batch, model)
+    assert emb.shape[:2] == times.shape == (2, 40)
+    pcm = np.round(batch * 32767).astype(np.int16)
+    with pytest.raises(ValueError, match=r"float32 samples in \[-1, 1\].*got int16.*32768"):
+        hear.get_scene_embeddings(pcm, model)
+    broken = batch.copy()
+    broken[1, 100] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite samples in sound\(s\) \[1\]"):
+        hear.get_timestamp_embeddings(broken, model)
+    with pytest.raises(ValueError, match=r"got shape \(96000,\)"):
+        hear.get_scene_embeddings(speech, model)
+    with pytest.raises(ValueError, match="torch.Tensor or NumPy array"):
+        hear.get_scene_embeddings("speech.wav", model)

@@ -176,3 +176,44 @@ def test_probe_cli(tmp_path, capsys):
     assert result["task"] == "multiclass" and len(result["runs"]) == 3 and result["mean"] > 0.9
     assert "| split | seed |" in (tmp_path / "res" / "probe.md").read_text()
     assert "probe.json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("column, names", [("split", "fold{:02d}"), ("fold", "fold{:02d}"),
+                                           ("fold", "{}")])
+def test_hear_fold_names_are_folds(column, names):
+    x, y = _clusters(30, 2, 6, seed=6)
+    rows = [{"file": f"f{i}.wav", "label": f"c{c}", column: names.format(i % 5)}
+            for i, c in enumerate(y)]
+    data = build_dataset(x, rows)
+    assert len(data.splits) == 5
+    if names.startswith("fold"):
+        assert [s.name for s in data.splits] == [f"fold{i:02d}" for i in range(5)]
+    for s in data.splits:
+        assert s.valid_source == "labels" and len(s.valid) and len(s.test) and len(s.train)
+        assert not set(s.valid) & set(s.test)
+
+
+def test_a_probe_without_validation_rows_says_so(tmp_path, capsys):
+    from dubclr.cli import main
+
+    x, y = _clusters(20, 2, 6, seed=7)
+    files = np.array([f"s{i}.wav" for i in range(len(y))])
+    np.savez(tmp_path / "feats.npz", features=x, files=files)
+    lines = ["file,label,split"] + [f"{f},c{c},{'test' if i % 4 == 0 else 'train'}"
+                                    for i, (f, c) in enumerate(zip(files, y))]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    common = [str(tmp_path / "feats.npz"), str(tmp_path / "labels.csv"), "--seeds", "0",
+              "--max-epochs", "20", "--sgd-epochs", "20", "--batch-size", "16",
+              "--learning-rates", "3.2e-3"]
+    assert main(["probe", *common, "--probe", "linear", "--out", str(tmp_path / "lin")]) == 0
+    out = capsys.readouterr().out
+    assert "note: no validation split in the labels: 3 of 30 train samples were held out" in out
+    result = json.loads((tmp_path / "lin" / "probe.json").read_text())
+    assert result["runs"][0]["valid_source"] == "train"
+    assert "Validation: no validation split" in (tmp_path / "lin" / "probe.md").read_text()
+    # the SGD probe selects nothing: it trains on every train row and reports no 'valid'
+    assert main(["probe", *common, "--probe", "sgd", "--out", str(tmp_path / "sgd")]) == 0
+    assert "none needed" in capsys.readouterr().out
+    (run,) = json.loads((tmp_path / "sgd" / "probe.json").read_text())["runs"]
+    assert run["valid"] is None
+    assert "| test | 0 | 0 | 0.2 | - |" in (tmp_path / "sgd" / "probe.md").read_text()

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from dubclr import __version__
+from dubclr.cli.overrides import merge_overrides
 from dubclr.errors import DubclrError
 
 # One module per area, each registering its own sub-commands.
@@ -48,7 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    try:
+        extra = merge_overrides(args, extra)
+    except DubclrError as exc:
+        print(f"dubclr: error: {exc}", file=sys.stderr)
+        return 2
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dubclr.cli.overrides import add_override_arguments
+
 _RUN_EPILOG = """\
-backends (set with --config or --set):
+backends (set with --config, or key=value / --set key=value):
   separate.backend     demucs | stems | vad-gate
   transcribe.backend   whisper | pocketsphinx | subtitles
   translate.backend    seamless | nllb | subtitles | none (speech-to-speech)
@@ -42,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--languages", help="target languages, comma separated (e.g. es,fr,ja)")
     run.add_argument("--config", default=None,
                      help="YAML file or preset name: paper (default) or offline")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="config override, e.g. --set separate.backend=vad-gate (repeatable)")
+    add_override_arguments(run, "separate.backend=vad-gate (or --set separate.backend=vad-gate)")
     run.add_argument("--jobs", type=int, default=1, help="titles processed in parallel (processes)")
     run.add_argument("--shard", default="0/1", metavar="I/N",
                      help="process every N-th title starting at I (0-based), for array jobs")

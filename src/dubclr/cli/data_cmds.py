@@ -7,14 +7,20 @@ import json
 import sys
 from pathlib import Path
 
+from dubclr.cli.overrides import add_override_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index", help="probe titles, detect shots and write the catalog",
         description="Walk DATA_DIR for MKV/MP4/MOV/AVI titles (with sidecar audio such as "
         "Movie.es.flac and a speech-removed Movie.separated.flac), probe their tracks, detect "
-        "shots and store them in a SQLite catalog. Unchanged files (size + mtime) are skipped; "
-        "unreadable files are listed in the catalog's failures table.")
+        "shots, measure where each track really has audio, and store it all in a SQLite "
+        "catalog. Unchanged files (size + mtime) are skipped; unreadable or truncated files are "
+        "listed in the catalog's failures table. A title's original language is the track "
+        "flagged original in the file, else the one --originals gives, else the default "
+        "track's. A catalog belongs to the folder it was built from: another folder needs "
+        "--add-root.")
     p.add_argument("data_dir", type=Path, help="folder holding the titles")
     p.add_argument("--catalog", type=Path, default=Path("catalog.sqlite"),
                    help="catalog file to create or update (default: catalog.sqlite)")
@@ -28,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "language, instead of its default track's. Kept by later runs without it")
     p.add_argument("--threshold", type=float, default=None,
                    help="cut detector score threshold (0..1, default 0.10)")
+    p.add_argument("--add-root", action="store_true",
+                   help="index DATA_DIR into a catalog that was built from another folder "
+                   "(both collections are then trained on together)")
     p.set_defaults(func=cmd_index)
 
     cat = sub.add_parser("catalog", help="inspect a catalog")
@@ -52,9 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the current folder, then beside the config.")
     ck.add_argument("config", type=Path, help="training YAML, e.g. configs/toy/EN.yaml")
     ck.add_argument("--batches", type=int, default=2, help="how many batches to show (default 2)")
-    ck.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a training-config key, dotted from the top as in `dubclr "
-                    "train`, e.g. --set data.sampler.batch_size=4 --set seed=3 (repeatable)")
+    add_override_arguments(ck, "data.sampler.batch_size=4 seed=3 (as in `dubclr train`)")
     ck.add_argument("--rank", type=int, default=0)
     ck.add_argument("--world-size", type=int, default=1)
     ck.add_argument("--seed", type=int, default=None,
@@ -69,11 +76,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     detector = DetectorConfig() if args.threshold is None else DetectorConfig(threshold=args.threshold)
     report = index_folder(args.data_dir, args.catalog, jobs=args.jobs, shots_csv=args.shots_csv,
-                          originals_csv=args.originals,
+                          originals_csv=args.originals, add_root=args.add_root,
                           options=IndexOptions(min_shot=args.min_shot, max_shot=args.max_shot,
                                                detector=detector))
     for path, reason in report.failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for paths in report.duplicates:
+        print(f"warning: identical content (same size, same first and last MiB): "
+              f"{' = '.join(paths)}; each would be the other's negative: remove the extra "
+              "copies and re-index", file=sys.stderr)
     print(f"found {report.found} titles: {report.indexed} indexed, {report.unchanged} unchanged, "
           f"{report.failed} failed, {report.removed} removed")
     if args.originals:
@@ -99,6 +112,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from dubclr.config import load_config
+    from dubclr.data.catalog import Catalog, require_catalog_files
     from dubclr.data.loader import build_train_loader
     from dubclr.progress import progress
     from dubclr.train.config import TrainConfig
@@ -110,14 +124,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         if beside.exists():
             cfg.catalog = beside
     seed = args.seed if args.seed is not None else train_cfg.seed
+    with Catalog.open(cfg.catalog) as catalog:
+        require_catalog_files(catalog)  # every missing file in one message, before decoding
+        check_policy_languages(cfg.dub_policy, catalog.dialogue_languages(), catalog.path)
     loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
     if not args.json:
         print(f"{len(loader)} batches per epoch, batch {cfg.sampler.batch_size} per rank, "
               f"k={cfg.sampler.group_size()} per title, dub policy {cfg.dub_policy}")
-    bar = progress(total=min(args.batches, len(loader)), desc="batches", unit="batch")
-    for step, batch in enumerate(loader):
-        if step >= args.batches:
-            break
+    shown = max(0, min(args.batches, len(loader)))
+    bar = progress(total=shown, desc="batches", unit="batch")
+    # iterating starts the workers decoding ahead: with nothing to show, do not start
+    for step, batch in zip(range(shown), loader if shown else ()):
         bar.update(1)
         summary = describe_batch(step, batch)
         if args.json:
@@ -128,6 +145,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{loader.clips} clips read, {loader.replaced} replaced after decode errors",
           file=sys.stderr)
     return 0
+
+
+def check_policy_languages(policy_text: str, known: list[str], catalog: Path) -> None:
+    """A dub policy naming a language no track has is a ConfigError (it would fall back to
+    the primary language silently). Phase 2 moves this where `train` checks it too."""
+    from dubclr.data.policies import parse_dub_policy
+    from dubclr.errors import ConfigError
+    from dubclr.media import normalize_language
+
+    unknown = [lang for lang in parse_dub_policy(policy_text).languages if lang not in known]
+    if not unknown:
+        return
+    hints = [f"{lang!r} -> {normalize_language(lang)!r}" for lang in unknown
+             if normalize_language(lang) in known]
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    raise ConfigError(f"data.dub_policy {policy_text!r}: no track in {', '.join(unknown)} in "
+                      f"{catalog}{hint}; its languages are {', '.join(known) or 'none'}")
 
 
 def describe_batch(step: int, batch: dict) -> dict:

@@ -22,6 +22,13 @@ CODECS = (
     ("pcm_s16le", True, True, "WAV stems"),
     ("opus", False, True, "Opus audio"),
     ("libopus", True, False, "Opus audio"),
+    # what films and series arrive in (DVD, Blu-ray, broadcast and streaming releases)
+    ("ac3", False, True, "Dolby Digital (AC-3) film audio"),
+    ("eac3", False, True, "Dolby Digital Plus (E-AC-3) streaming audio"),
+    ("dts", False, True, "DTS film audio (DVD, Blu-ray)"),
+    ("truehd", False, True, "Dolby TrueHD (Blu-ray)"),
+    ("hevc", False, True, "H.265 video (UHD releases)"),
+    ("mpeg2video", False, True, "MPEG-2 video (DVD, broadcast)"),
 )
 # import name, distribution, what it adds, install command
 OPTIONAL = (

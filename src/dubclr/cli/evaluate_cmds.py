@@ -133,7 +133,9 @@ def _probe(args) -> int:
 
     rows = load_labels(args.labels)
     feats = load_features(args.features, args.modality)
-    data = build_dataset(feats, rows, None if args.task == "auto" else args.task)
+    # the SGD probe selects nothing and stops on its schedule: it needs no validation rows
+    data = build_dataset(feats, rows, None if args.task == "auto" else args.task,
+                         valid_fraction=None if args.probe == "sgd" else 0.1)
     result = run_probe(data, _probe_config(args, args.probe))
     result.update(features=str(args.features), labels=str(args.labels), classes=data.classes)
     out = Path(args.out)
@@ -142,6 +144,8 @@ def _probe(args) -> int:
     (out / "probe.md").write_text(probe_markdown(result, Path(args.labels).stem))
     print(f"{result['task']} probe ({args.probe}), {len(result['runs'])} runs: "
           f"{result['metric']} = {fmt(result['mean'], result['std'])}")
+    if result["validation"]:
+        print(f"note: {result['validation']}")
     print(f"results: {out / 'probe.json'}\ntable:   {out / 'probe.md'}")
     return 0
 

@@ -42,9 +42,10 @@ def run_probe(args: argparse.Namespace) -> int:
         print("  video  none")
     for t in info.audio:
         where = f"stream {t.stream_index}" if t.path == info.path else t.path.name
-        flag = "  default" if t.default else ""
+        flag = ("  default" if t.default else "") + ("  original" if t.original else "")
+        layout = f" ({' '.join(t.layout)})" if len(t.layout) > 2 else ""
         print(f"  audio  {t.index}: {t.language:<4} {t.codec} {t.sample_rate} Hz "
-              f"{t.channels} ch, {t.duration:.3f} s ({where}){flag}")
+              f"{t.channels} ch{layout}, {t.duration:.3f} s ({where}){flag}")
     return 0
 
 

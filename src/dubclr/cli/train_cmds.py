@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 
+from dubclr.cli.overrides import add_override_arguments
+
 EPILOG = """\
 examples:
   dubclr train configs/toy/EN.yaml data.catalog=runs/demo/catalog.sqlite
@@ -28,8 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "several processes (gloo on CPU, NCCL on GPUs).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="YAML config, e.g. configs/paper/B3.yaml or configs/toy/EN.yaml")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="dotted overrides, e.g. optim.lr=1e-4 data.sampler.batch_size=16")
+    add_override_arguments(p, "optim.lr=1e-4 data.sampler.batch_size=16")
     p.add_argument("--resume", metavar="auto|PATH", default=None,
                    help="'auto': continue from the newest valid checkpoint of run_dir (start "
                         "fresh when there is none); PATH: from that checkpoint directory")

@@ -4,6 +4,13 @@ The schema is versioned (``meta.schema_version``) and the database runs in WAL m
 training job can read while ``dubclr index`` appends. An older catalog is migrated in place
 when it is opened. Reading is done through :class:`Catalog`; the dataset workers only ever
 see plain :class:`ShotRecord` tuples.
+
+Audio bounds. Each track records where its audio really is (``audio_start``/``audio_end``,
+measured from its packets at index time; a catalog indexed before schema 3 has none and
+falls back to the stated duration). A shot is trainable only where the title's
+original-language track has audio over the whole shot (the primary audio a_p is in that
+language). A dub, or the speech-removed track, whose audio does not cover a shot is left out
+for that shot only: the shot stays with its other languages (``ShotRecord.audio_languages``).
 """
 
 from __future__ import annotations
@@ -15,62 +22,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dubclr.data.catalog_schema import SCHEMA, SCHEMA_VERSION, migrate, schema_version
 from dubclr.errors import CatalogError
 
-SCHEMA_VERSION = 2
+_NOT_A_CATALOG_FIX = ("point --catalog at the file `dubclr index` wrote (catalog.sqlite by "
+                      "default), or build one with `dubclr index DATA_DIR --catalog NEW.sqlite`")
+COVER_TOLERANCE = 0.05  # seconds a track may miss at a shot's edges (one codec frame)
 
 # Where a title's original (primary) language came from.
-ORIGINAL_FROM_DEFAULT = "default-track"  # the default audio track (or the first tagged one)
+# Rules in order: the container's original flag, then --originals, then the default track.
+ORIGINAL_FROM_FLAG = "original-flag"  # a track flagged original (Matroska FlagOriginal)
 ORIGINAL_FROM_CSV = "csv"  # `dubclr index --originals originals.csv`; kept by later runs
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS titles (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,              -- path relative to the indexed folder, without extension
-    path TEXT NOT NULL UNIQUE,       -- absolute path of the media file
-    fingerprint TEXT NOT NULL,       -- size:mtime of the file and its sidecars
-    duration REAL NOT NULL,
-    fps REAL, width INTEGER, height INTEGER, num_frames INTEGER,
-    original_language TEXT NOT NULL,
-    original_source TEXT NOT NULL DEFAULT 'default-track',  -- 'default-track' or 'csv'
-    shot_source TEXT NOT NULL,       -- 'detected' or 'csv'
-    indexed_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tracks (
-    id INTEGER PRIMARY KEY,
-    title_id INTEGER NOT NULL REFERENCES titles(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,       -- index into probe(title).audio; -1 for a separated track
-    path TEXT NOT NULL,
-    stream_index INTEGER,
-    language TEXT NOT NULL,
-    kind TEXT NOT NULL,              -- 'dialogue' (a language track) or 'separated' (speech removed)
-    codec TEXT, sample_rate INTEGER, channels INTEGER, duration REAL,
-    is_default INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS shots (
-    id INTEGER PRIMARY KEY,
-    title_id INTEGER NOT NULL REFERENCES titles(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    start REAL NOT NULL,
-    end REAL NOT NULL,
-    kept INTEGER NOT NULL            -- 1 when its length is within the index-time bounds
-);
-CREATE TABLE IF NOT EXISTS failures (
-    path TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    error TEXT NOT NULL,             -- error class
-    reason TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS shots_title ON shots(title_id);
-CREATE INDEX IF NOT EXISTS tracks_title ON tracks(title_id);
-"""
-
-# version -> statements that bring a catalog of that version to the next one
-_MIGRATIONS = {
-    1: ["ALTER TABLE titles ADD COLUMN original_source TEXT NOT NULL DEFAULT 'default-track'"],
-}
+ORIGINAL_FROM_DEFAULT = "default-track"  # the default audio track (or the first tagged one)
 
 
 @dataclass(frozen=True)
@@ -84,7 +47,19 @@ class TrackRecord:
     codec: str = ""
     sample_rate: int = 0
     channels: int = 0
-    duration: float = 0.0
+    duration: float = 0.0  # as the file states it
+    audio_start: float | None = None  # measured extent of its audio; None: not measured
+    audio_end: float | None = None
+
+    @property
+    def audio_interval(self) -> tuple[float, float]:
+        """Seconds ``(start, end)`` holding audio: measured, else ``(0, stated duration)``."""
+        start = 0.0 if self.audio_start is None else max(0.0, self.audio_start)
+        return start, self.duration if self.audio_end is None else self.audio_end
+
+    def covers(self, start: float, end: float) -> bool:
+        """Whether the track has audio over all of ``[start, end]``."""
+        return _within(self.audio_interval, start, end)
 
 
 @dataclass
@@ -102,12 +77,23 @@ class TitleRecord:
     num_frames: int = 0
     shot_source: str = "detected"
     original_source: str = ORIGINAL_FROM_DEFAULT
+    stated_duration: float | None = None
+    content_hash: str = ""
     id: int | None = None
 
     @property
     def languages(self) -> list[str]:
         """Languages of the dialogue tracks, in track order."""
         return [t.language for t in self.tracks if t.kind == "dialogue"]
+
+    def original_track(self) -> TrackRecord | None:
+        return next((t for t in self.tracks if t.kind == "dialogue"
+                     and t.language == self.original_language), None)
+
+    def trainable(self, start: float, end: float) -> bool:
+        """The shot rule: the original-language track has audio over all of it."""
+        original = self.original_track()
+        return original is None or original.covers(start, end)  # no tracks: nothing to check
 
 
 @dataclass(frozen=True)
@@ -125,13 +111,37 @@ class ShotRecord:
     languages: tuple[str, ...]  # dialogue track languages, in track order
     positions: tuple[int, ...]  # matching track positions for read_audio
     separated: str | None = None  # path of the speech-removed track, if any
+    # where each track has audio, aligned with `languages`; the separated track's
+    audio_bounds: tuple[tuple[float, float], ...] = ()
+    separated_bounds: tuple[float, float] | None = None
 
     @property
     def length(self) -> float:
         return self.end - self.start
 
+    @property
+    def audio_languages(self) -> tuple[str, ...]:
+        """The languages with audio over the whole shot (the original always among them)."""
+        return tuple(lang for lang, bounds in zip(self.languages, self._bounds())
+                     if _within(bounds, self.start, self.end))
+
+    def has_audio(self, language: str, start: float, end: float) -> bool:
+        """Whether the ``language`` track (or ``'separated'``) has audio over ``[start, end]``."""
+        if language == "separated":
+            return self.separated_bounds is not None and _within(self.separated_bounds, start, end)
+        if language not in self.languages:
+            return False
+        return _within(self._bounds()[self.languages.index(language)], start, end)
+
+    def _bounds(self) -> tuple[tuple[float, float], ...]:
+        return self.audio_bounds or tuple((0.0, float("inf")) for _ in self.languages)
+
     def track_for(self, language: str) -> int:
         return self.positions[self.languages.index(language)]
+
+
+def _within(bounds: tuple[float, float], start: float, end: float) -> bool:
+    return bounds[0] <= start + COVER_TOLERANCE and end <= bounds[1] + COVER_TOLERANCE
 
 
 @dataclass
@@ -149,24 +159,31 @@ class Catalog:
                                f"`dubclr index DATA_DIR --catalog {path}`")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise CatalogError(f"{path} is a folder; give the catalog file, e.g. "
+                               f"{path / 'catalog.sqlite'}")
         try:
             conn = sqlite3.connect(str(path), timeout=60)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            version = _schema_version(conn)
+            version = schema_version(conn)
+            empty = version is None and not conn.execute(
+                "SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+            if version is not None or (create and empty):
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{path}: not a dubclr catalog ({exc}); delete it and re-run "
-                               "`dubclr index`") from None
+            conn.close()
+            raise CatalogError(f"{path}: not a dubclr catalog ({exc}). It was left as it is: "
+                               f"{_NOT_A_CATALOG_FIX}") from None
         if version is None:
-            if not create:
+            if not (create and empty):
                 conn.close()
-                raise CatalogError(f"{path}: not a dubclr catalog (no schema version); "
-                                   "re-run `dubclr index` to build one")
+                raise CatalogError(f"{path}: an SQLite database but not a dubclr catalog (no "
+                                   f"schema version). It was left as it is: {_NOT_A_CATALOG_FIX}")
             with conn:
-                conn.executescript(_SCHEMA)
+                conn.executescript(SCHEMA)
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif version < SCHEMA_VERSION:
-            _migrate(conn, path, version)
+            migrate(conn, path, version)
         elif version > SCHEMA_VERSION:
             conn.close()
             raise CatalogError(f"{path}: catalog schema version {version}, this dubclr reads "
@@ -185,9 +202,11 @@ class Catalog:
 
     # -- writing -----------------------------------------------------------------
     def fingerprints(self) -> dict[str, str]:
-        """path -> fingerprint of every indexed title and every recorded failure."""
-        rows = self.conn.execute("SELECT path, fingerprint FROM titles "
-                                 "UNION ALL SELECT path, fingerprint FROM failures")
+        """path -> fingerprint of every indexed title and every recorded failure. Titles
+        indexed before schema 3 (no content hash, audio never measured) are left out, so the
+        next `dubclr index` measures them."""
+        rows = self.conn.execute("SELECT path, fingerprint FROM titles WHERE content_hash IS "
+                                 "NOT NULL UNION ALL SELECT path, fingerprint FROM failures")
         return dict(rows.fetchall())
 
     def put_title(self, rec: TitleRecord) -> int:
@@ -196,18 +215,20 @@ class Catalog:
             self.conn.execute("DELETE FROM titles WHERE path = ?", (rec.path,))
             self.conn.execute("DELETE FROM failures WHERE path = ?", (rec.path,))
             cur = self.conn.execute(
-                "INSERT INTO titles (name, path, fingerprint, duration, fps, width, height, "
-                "num_frames, original_language, original_source, shot_source, indexed_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (rec.name, rec.path, rec.fingerprint, rec.duration, rec.fps, rec.width, rec.height,
-                 rec.num_frames, rec.original_language, rec.original_source, rec.shot_source,
-                 time.time()))
+                "INSERT INTO titles (name, path, fingerprint, duration, stated_duration, "
+                "content_hash, fps, width, height, num_frames, original_language, "
+                "original_source, shot_source, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rec.name, rec.path, rec.fingerprint, rec.duration, rec.stated_duration,
+                 rec.content_hash or None, rec.fps, rec.width, rec.height, rec.num_frames,
+                 rec.original_language, rec.original_source, rec.shot_source, time.time()))
             title_id = int(cur.lastrowid)
             self.conn.executemany(
                 "INSERT INTO tracks (title_id, position, path, stream_index, language, kind, codec, "
-                "sample_rate, channels, duration, is_default) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "sample_rate, channels, duration, is_default, audio_start, audio_end) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(title_id, t.position, t.path, t.stream_index, t.language, t.kind, t.codec,
-                  t.sample_rate, t.channels, t.duration, int(t.is_default)) for t in rec.tracks])
+                  t.sample_rate, t.channels, t.duration, int(t.is_default), t.audio_start,
+                  t.audio_end) for t in rec.tracks])
             self.conn.executemany(
                 "INSERT INTO shots (title_id, idx, start, end, kept) VALUES (?,?,?,?,?)",
                 [(title_id, i, s, e, int(k)) for i, (s, e, k) in enumerate(rec.shots)])
@@ -243,20 +264,58 @@ class Catalog:
         with self.conn:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
+    def get_meta(self, key: str, default=None):
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def roots(self) -> list[str]:
+        """The folders indexed into this catalog (a catalog before schema 3: its last one)."""
+        roots = self.get_meta("roots")
+        if roots is None:
+            last = self.get_meta("last_index") or {}
+            roots = [last["root"]] if last.get("root") else []
+        return list(roots)
+
+    def add_root(self, root: str) -> None:
+        roots = self.roots()
+        if root not in roots:
+            self.set_meta("roots", roots + [root])
+
     # -- reading -----------------------------------------------------------------
     def failures(self) -> list[tuple[str, str, str]]:
         return self.conn.execute("SELECT path, error, reason FROM failures ORDER BY path").fetchall()
+
+    def duplicates(self) -> list[list[str]]:
+        """Groups of title paths with identical content (same size and first/last MiB)."""
+        groups: dict[str, list[str]] = {}
+        for path, digest in self.conn.execute(
+                "SELECT path, content_hash FROM titles WHERE content_hash IS NOT NULL "
+                "ORDER BY path"):
+            groups.setdefault(digest, []).append(path)
+        return [paths for paths in groups.values() if len(paths) > 1]
+
+    def dialogue_languages(self) -> list[str]:
+        """Every language with a dialogue track in the catalog, sorted."""
+        rows = self.conn.execute("SELECT DISTINCT language FROM tracks WHERE kind = 'dialogue'")
+        return sorted(lang for (lang,) in rows)
+
+    def media_paths(self) -> list[str]:
+        """Every file the catalog points at: titles, sidecars and separated tracks."""
+        rows = self.conn.execute("SELECT path FROM titles UNION SELECT path FROM tracks")
+        return sorted(p for (p,) in rows)
 
     def titles(self) -> list[TitleRecord]:
         """Every title with its tracks and shots."""
         tracks: dict[int, list[TrackRecord]] = {}
         for row in self.conn.execute(
                 "SELECT title_id, position, path, language, kind, is_default, stream_index, codec, "
-                "sample_rate, channels, duration FROM tracks ORDER BY title_id, position"):
+                "sample_rate, channels, duration, audio_start, audio_end FROM tracks "
+                "ORDER BY title_id, position"):
             tracks.setdefault(row[0], []).append(TrackRecord(
                 position=row[1], path=row[2], language=row[3], kind=row[4], is_default=bool(row[5]),
                 stream_index=row[6], codec=row[7] or "", sample_rate=row[8] or 0,
-                channels=row[9] or 0, duration=row[10] or 0.0))
+                channels=row[9] or 0, duration=row[10] or 0.0, audio_start=row[11],
+                audio_end=row[12]))
         shots: dict[int, list[tuple[float, float, bool]]] = {}
         for tid, start, end, kept in self.conn.execute(
                 "SELECT title_id, start, end, kept FROM shots ORDER BY title_id, idx"):
@@ -264,11 +323,13 @@ class Catalog:
         out = []
         for row in self.conn.execute(
                 "SELECT id, name, path, fingerprint, duration, fps, width, height, num_frames, "
-                "original_language, shot_source, original_source FROM titles ORDER BY name, id"):
+                "original_language, shot_source, original_source, stated_duration, content_hash "
+                "FROM titles ORDER BY name, id"):
             out.append(TitleRecord(
                 id=row[0], name=row[1], path=row[2], fingerprint=row[3], duration=row[4],
                 fps=row[5] or 0.0, width=row[6] or 0, height=row[7] or 0, num_frames=row[8] or 0,
                 original_language=row[9], shot_source=row[10], original_source=row[11],
+                stated_duration=row[12], content_hash=row[13] or "",
                 tracks=tracks.get(row[0], []), shots=shots.get(row[0], [])))
         return out
 
@@ -284,45 +345,44 @@ class Catalog:
                 for tid, path, lang, source in rows}
 
     def shot_records(self) -> list[ShotRecord]:
-        """Every kept shot of every title, ordered by title name then shot index."""
+        """Every trainable shot of every title (kept at index time, and with original-language
+        audio over all of it), ordered by title name then shot index."""
         out = []
         for title in self.titles():
             dialogue = [t for t in title.tracks if t.kind == "dialogue"]
-            separated = next((t.path for t in title.tracks if t.kind == "separated"), None)
+            separated = next((t for t in title.tracks if t.kind == "separated"), None)
             langs = tuple(t.language for t in dialogue)
             positions = tuple(t.position for t in dialogue)
+            bounds = tuple(t.audio_interval for t in dialogue)
             shot_ids = self.conn.execute(
                 "SELECT id, idx, start, end FROM shots WHERE title_id = ? AND kept = 1 ORDER BY idx",
                 (title.id,)).fetchall()
             for sid, idx, start, end in shot_ids:
-                out.append(ShotRecord(shot_id=sid, title_id=title.id, title=title.name,
-                                      path=title.path, index=idx, start=start, end=end,
-                                      original_language=title.original_language,
-                                      languages=langs, positions=positions, separated=separated))
+                if not title.trainable(start, end):
+                    continue
+                out.append(ShotRecord(
+                    shot_id=sid, title_id=title.id, title=title.name, path=title.path, index=idx,
+                    start=start, end=end, original_language=title.original_language,
+                    languages=langs, positions=positions,
+                    separated=separated.path if separated else None, audio_bounds=bounds,
+                    separated_bounds=separated.audio_interval if separated else None))
         return out
 
 
-def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
-    """Bring an older catalog to SCHEMA_VERSION in one transaction (data is kept)."""
-    try:
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")  # the ALTERs and the version change, or nothing
-            for v in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[v]:
-                    conn.execute(statement)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                         (str(SCHEMA_VERSION),))
-    except (KeyError, sqlite3.DatabaseError) as exc:
-        conn.close()
-        raise CatalogError(f"{path}: cannot upgrade catalog schema {version} to {SCHEMA_VERSION} "
-                           f"({exc}); check the file is writable, or re-index into a new file"
-                           ) from None
+def check_catalog_files(catalog: Catalog) -> list[str]:
+    """Files the catalog names (titles, sidecars, separated tracks) that are not there."""
+    return [p for p in catalog.media_paths() if not Path(p).is_file()]
 
 
-def _schema_version(conn: sqlite3.Connection) -> int | None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-    if not has_meta:
-        return None
-    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return int(row[0]) if row else None
+def require_catalog_files(catalog: Catalog, shown: int = 10) -> None:
+    """Raise one CatalogError listing every missing file, before any decoding starts."""
+    missing = check_catalog_files(catalog)
+    if not missing:
+        return
+    listed = "\n  ".join(missing[:shown])
+    more = f"\n  ... and {len(missing) - shown} more" if len(missing) > shown else ""
+    roots = " ".join(catalog.roots()) or "DATA_DIR"
+    raise CatalogError(
+        f"{catalog.path}: {len(missing)} file(s) it names are gone:\n  {listed}{more}\n"
+        f"Put them back, or re-index so the catalog forgets them: "
+        f"dubclr index {roots} --catalog {catalog.path}")

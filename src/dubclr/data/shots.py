@@ -1,7 +1,8 @@
 """Shot boundaries: our own cut detector on downscaled grey frames, or a CSV of boundaries.
 
-The detector decodes every frame with PyAV, lets swscale shrink it to a 64x36 grey image,
-and scores each frame against the previous one: the mean of (a) the mean absolute pixel
+The detector rides on :func:`dubclr.media.extent.scan_media`'s one pass over the file, which
+also measures what every stream really holds. Each decoded frame is shrunk by swscale to a
+64x36 grey image and scored against the previous one: the mean of (a) the mean absolute pixel
 difference and (b) the grey-histogram change (32 bins, half the L1 distance), both on a 0..1
 scale. Pixel differences see content changes, the histogram is blind to motion. A cut is a
 score that is both large (``threshold``) and much larger than the recent level (``ratio`` x
@@ -20,6 +21,7 @@ import numpy as np
 
 from dubclr.errors import CatalogError
 from dubclr.media import CorruptMediaError, NoVideoStreamError
+from dubclr.media.extent import MediaExtent, scan_media
 
 _SMALL = (64, 36)
 
@@ -32,52 +34,53 @@ class DetectorConfig:
     min_gap: float = 0.3  # seconds; a cut closer than this to the previous one is ignored
 
 
+class CutDetector:
+    """Feed it decoded frames in order (``feed(frame, seconds)``); ``cuts`` holds the cut times."""
+
+    def __init__(self, cfg: DetectorConfig = DetectorConfig()) -> None:
+        self.cfg = cfg
+        self.cuts: list[float] = []
+        self._recent: deque[float] = deque(maxlen=cfg.window)
+        self._prev = self._prev_hist = None
+
+    def feed(self, frame: av.VideoFrame, t: float) -> None:
+        cfg = self.cfg
+        small = frame.reformat(width=_SMALL[0], height=_SMALL[1], format="gray")
+        img = small.to_ndarray()[:, : _SMALL[0]].astype(np.int16)
+        hist = np.bincount((img >> 3).ravel(), minlength=32)
+        if self._prev is not None:
+            pixels = float(np.abs(img - self._prev).mean()) / 255.0
+            histogram = float(np.abs(hist - self._prev_hist).sum()) / (2 * img.size)
+            diff = 0.5 * (pixels + histogram)
+            recent = self._recent
+            level = sum(recent) / len(recent) if recent else 0.0
+            gap_ok = not self.cuts or t - self.cuts[-1] >= cfg.min_gap
+            if diff >= cfg.threshold and diff >= cfg.ratio * level and gap_ok and t > 0:
+                self.cuts.append(t)
+                recent.clear()
+            else:
+                recent.append(diff)
+        self._prev, self._prev_hist = img, hist
+
+
+def scan_title(path: str | Path, cfg: DetectorConfig | None = DetectorConfig()
+               ) -> tuple[list[float], MediaExtent]:
+    """One pass over a title: its cut times (none when ``cfg`` is None: no video decoding)
+    and what it really holds (decoded picture length, every stream's packet extent)."""
+    detector = CutDetector(cfg) if cfg is not None else None
+    extent = scan_media(path, on_frame=detector.feed if detector else None)
+    return (detector.cuts if detector else []), extent
+
+
 def detect_cuts(path: str | Path, cfg: DetectorConfig = DetectorConfig()) -> tuple[list[float], float]:
     """Cut times in seconds (the first frame of each new shot) and the video's end time."""
     path = Path(path)
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise CorruptMediaError(f"{path}: cannot be opened as media ({exc})") from None
-    with container:
-        if not container.streams.video:
-            raise NoVideoStreamError(f"{path}: has no video stream, so it has no shots")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        time_base = stream.time_base
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        cuts: list[float] = []
-        recent: deque[float] = deque(maxlen=cfg.window)
-        prev = prev_hist = None
-        last_time = 0.0
-        try:
-            for frame in container.decode(stream):
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:
-                    continue
-                t = float(pts * time_base)
-                small = frame.reformat(width=_SMALL[0], height=_SMALL[1], format="gray")
-                img = small.to_ndarray()[:, : _SMALL[0]].astype(np.int16)
-                hist = np.bincount((img >> 3).ravel(), minlength=32)
-                if prev is not None:
-                    pixels = float(np.abs(img - prev).mean()) / 255.0
-                    histogram = float(np.abs(hist - prev_hist).sum()) / (2 * img.size)
-                    diff = 0.5 * (pixels + histogram)
-                    level = sum(recent) / len(recent) if recent else 0.0
-                    gap_ok = not cuts or t - cuts[-1] >= cfg.min_gap
-                    if diff >= cfg.threshold and diff >= cfg.ratio * level and gap_ok and t > 0:
-                        cuts.append(t)
-                        recent.clear()
-                    else:
-                        recent.append(diff)
-                prev, prev_hist = img, hist
-                last_time = max(last_time, t)
-        except av.error.FFmpegError as exc:
-            raise CorruptMediaError(f"{path}: decoding failed at {last_time:.2f}s ({exc}); "
-                                    "the file is damaged: re-encode or re-download it") from None
-    if prev is None:
+    cuts, extent = scan_title(path, cfg)
+    if extent.video_end is None:
+        raise NoVideoStreamError(f"{path}: has no video stream, so it has no shots")
+    if extent.video_frames == 0:
         raise CorruptMediaError(f"{path}: no video frame could be decoded")
-    return cuts, last_time + 1.0 / rate
+    return cuts, extent.video_end
 
 
 def shots_from_cuts(cuts: list[float], end: float, start: float = 0.0) -> list[tuple[float, float]]:
@@ -119,4 +122,5 @@ def read_shot_csv(path: str | Path) -> dict[str, list[tuple[float, float]]]:
     return out
 
 
-__all__ = ["DetectorConfig", "detect_cuts", "keep_shot", "read_shot_csv", "shots_from_cuts"]
+__all__ = ["CutDetector", "DetectorConfig", "detect_cuts", "keep_shot", "read_shot_csv", "scan_title",
+           "shots_from_cuts"]

@@ -11,13 +11,15 @@ from dubclr.data.catalog import Catalog
 def catalog_stats(catalog: Catalog) -> dict:
     """Titles, hours, shots, languages, tracks per title and dub coverage."""
     titles = catalog.titles()
-    kept = [s for t in titles for s in t.shots if s[2]]
+    length_ok = [(t, s) for t in titles for s in t.shots if s[2]]
+    kept = [s for t, s in length_ok if t.trainable(s[0], s[1])]
     track_langs: Counter = Counter()
     originals: Counter = Counter()
     original_sources: Counter = Counter()
     tracks_per_title: Counter = Counter()
     dub_langs: Counter = Counter()
     multi_track_shots, separated = 0, 0
+    shots_without_dub_audio: Counter = Counter()  # language -> trainable shots it misses
     for title in titles:
         dialogue = [t for t in title.tracks if t.kind == "dialogue"]
         separated += any(t.kind == "separated" for t in title.tracks)
@@ -26,16 +28,27 @@ def catalog_stats(catalog: Catalog) -> dict:
         original_sources[title.original_source] += 1
         tracks_per_title[len(dialogue)] += 1
         dub_langs.update(t.language for t in dialogue if t.language != title.original_language)
+        trainable = [(s, e) for s, e, k in title.shots if k and title.trainable(s, e)]
         if len(dialogue) >= 2:
-            multi_track_shots += sum(1 for s in title.shots if s[2])
+            multi_track_shots += len(trainable)
+        for track in dialogue:
+            shots_without_dub_audio[track.language] += sum(
+                1 for s, e in trainable if not track.covers(s, e))
     multi = [n for n, c in tracks_per_title.items() for _ in range(c) if n >= 2]
     lengths = [e - s for s, e, _ in kept]
     return {
         "catalog": str(catalog.path),
         "titles": len(titles),
         "hours": round(sum(t.duration for t in titles) / 3600.0, 4),
+        "titles_shorter_than_stated": sum(
+            1 for t in titles if t.stated_duration and t.duration < t.stated_duration - 0.5),
         "shots_detected": sum(len(t.shots) for t in titles),
         "shots_kept": len(kept),
+        "shots_without_original_audio": len(length_ok) - len(kept),
+        "shots_missing_language_audio": {k: v for k, v in shots_without_dub_audio.most_common()
+                                         if v},
+        "roots": catalog.roots(),
+        "duplicate_titles": catalog.duplicates(),
         "kept_hours": round(sum(lengths) / 3600.0, 4),
         "mean_kept_shot_seconds": round(sum(lengths) / len(lengths), 3) if lengths else 0.0,
         "failures": len(catalog.failures()),
@@ -64,6 +77,9 @@ def format_stats(stats: dict) -> str:
         f"shots        {stats['shots_kept']} kept of {stats['shots_detected']} "
         f"({stats['kept_hours']:.2f} h, mean {stats['mean_kept_shot_seconds']:.1f} s)",
         f"failures     {stats['failures']}",
+        f"left out     {stats['shots_without_original_audio']} shots without original-language "
+        "audio; per language, shots its track does not cover: "
+        + _hist(stats["shots_missing_language_audio"]),
         "original     " + _hist(stats["original_languages"])
         + "  (from: " + _hist(stats["original_sources"]) + ")",
         "tracks       " + _hist(stats["track_languages"]),
@@ -73,6 +89,9 @@ def format_stats(stats: dict) -> str:
         f"{cov['avg_tracks_where_dubbed']:.1f} tracks where dubbed, "
         f"{cov['avg_dubs_per_title']:.2f} dubs per title, {cov['shots_in_dubbed_titles']} shots",
     ]
+    for paths in stats["duplicate_titles"]:
+        lines.append(f"duplicates   {' = '.join(paths)}")
+    lines.insert(1, f"indexed from {', '.join(stats['roots']) or '-'}")
     return "\n".join(lines)
 
 

@@ -4,7 +4,8 @@ Features come from ``dubclr embed`` (a Parquet table with one row per window and
 rows are averaged per sample) or from ``.npy`` (rows in label-table order) / ``.npz``
 (``features`` plus ``files``). Labels are CSV or JSON rows with ``file``, one of
 ``label`` (multiclass), ``labels`` (multilabel, ``;``-separated in CSV) or ``target``
-(regression), and ``split`` (train/valid/test) or ``fold`` (integer). An optional ``track``
+(regression), and ``split`` (train/valid/test) or ``fold`` (an integer, or HEAR's ``fold00``
+names, which may also stand in the ``split`` column). An optional ``track``
 column picks an audio track by language; without it the file's default track is used.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,19 @@ class Split:
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
+    # where `valid` came from: "labels" (the table's valid rows or the next fold), "train"
+    # (no valid rows: held out of train for early stopping), "none" (not needed, not made)
+    valid_source: str = "labels"
+
+    def describe_validation(self) -> str | None:
+        """A sentence for reports when validation is not a split of the labels, else None."""
+        if self.valid_source == "train":
+            return (f"no validation split in the labels: {len(self.valid)} of "
+                    f"{len(self.valid) + len(self.train)} train samples were held out for "
+                    "early stopping and model selection; 'valid' is measured on them")
+        if self.valid_source == "none":
+            return "no validation split in the labels and none needed (no selection): no 'valid'"
+        return None
 
 
 @dataclass
@@ -119,23 +134,35 @@ def encode_targets(rows: list[dict], task: str) -> tuple[np.ndarray, list[str]]:
     raise ProbeInputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
 
 
-def make_splits(rows: list[dict], seed: int = 0, valid_fraction: float = 0.1) -> list[Split]:
-    """Fixed train/valid/test, or k folds (fold i tests, fold i+1 validates, the rest train)."""
-    if "fold" in rows[0]:
-        try:
-            folds = np.array([int(r["fold"]) for r in rows])
-        except (TypeError, ValueError):
-            bad = next(r["fold"] for r in rows if not str(r["fold"]).strip().lstrip("-").isdigit())
-            raise ProbeInputError(f"'fold' must be an integer in every row, got {bad!r}") from None
-        ids = sorted(set(folds.tolist()))
-        if len(ids) < 3:
-            raise ProbeInputError(f"k-fold probing needs at least 3 folds, got {ids}")
-        out = []
-        for i, f in enumerate(ids):
-            v = ids[(i + 1) % len(ids)]
-            out.append(Split(f"fold{f}", np.flatnonzero((folds != f) & (folds != v)),
-                             np.flatnonzero(folds == v), np.flatnonzero(folds == f)))
-        return out
+_FOLD_NAME = re.compile(r"^\s*fold[_-]?(\d+)\s*$", re.IGNORECASE)
+
+
+def _fold_id(value) -> int | None:
+    """``3``, ``"3"`` or HEAR's ``"fold03"`` -> 3; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    match = _FOLD_NAME.match(text)
+    return int(match.group(1)) if match else None
+
+
+def make_splits(rows: list[dict], seed: int = 0, valid_fraction: float | None = 0.1) -> list[Split]:
+    """Fixed train/valid/test, or k folds (fold i tests, fold i+1 validates, the rest train).
+
+    Folds come from a ``fold`` column, or from a ``split`` column whose every value is a
+    HEAR fold name (``fold00``). Without valid rows, ``valid_fraction`` of train is held out
+    for early stopping (``valid_source="train"``); ``valid_fraction=None`` holds out nothing.
+    """
+    column = "fold" if "fold" in rows[0] else "split"
+    ids_per_row = [_fold_id(r.get(column)) for r in rows]
+    if column == "fold" or all(i is not None for i in ids_per_row):
+        bad = next((r[column] for r, i in zip(rows, ids_per_row) if i is None), None)
+        if bad is not None:
+            raise ProbeInputError(f"'fold' must be an integer or a HEAR fold name (fold00) in "
+                                  f"every row, got {bad!r}")
+        return _fold_splits(np.array(ids_per_row), rows, column)
     names = np.array([str(r["split"]).lower() for r in rows])
     names[names == "val"] = "valid"
     names[names == "validation"] = "valid"
@@ -145,11 +172,31 @@ def make_splits(rows: list[dict], seed: int = 0, valid_fraction: float = 0.1) ->
     train, valid, test = (np.flatnonzero(names == s) for s in ("train", "valid", "test"))
     if len(train) == 0 or len(test) == 0:
         raise ProbeInputError("the label table needs rows in both 'train' and 'test'")
-    if len(valid) == 0:  # carve a validation set out of train for early stopping
-        perm = np.random.default_rng(seed).permutation(train)
-        n_valid = max(1, int(round(valid_fraction * len(train))))
-        valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
-    return [Split("test", train, valid, test)]
+    if len(valid) > 0:
+        return [Split("test", train, valid, test)]
+    if valid_fraction is None:
+        return [Split("test", train, valid, test, valid_source="none")]
+    if len(train) < 2:
+        raise ProbeInputError("no 'valid' rows and a single 'train' row: nothing can be held "
+                              "out for early stopping; add valid rows or more train rows")
+    perm = np.random.default_rng(seed).permutation(train)
+    n_valid = min(len(train) - 1, max(1, int(round(valid_fraction * len(train)))))
+    valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    return [Split("test", train, valid, test, valid_source="train")]
+
+
+def _fold_splits(folds: np.ndarray, rows: list[dict], column: str) -> list[Split]:
+    ids = sorted(set(folds.tolist()))
+    if len(ids) < 3:
+        raise ProbeInputError(f"k-fold probing needs at least 3 folds, got {ids}")
+    names = {f: str(r[column]).strip() for f, r in zip(folds.tolist(), rows)}
+    out = []
+    for i, f in enumerate(ids):
+        v = ids[(i + 1) % len(ids)]
+        name = names[f] if _FOLD_NAME.match(names[f]) else f"fold{f}"
+        out.append(Split(name, np.flatnonzero((folds != f) & (folds != v)),
+                         np.flatnonzero(folds == v), np.flatnonzero(folds == f)))
+    return out
 
 
 # ---------------------------------------------------------------- features
@@ -202,8 +249,10 @@ def load_feature_table(path: str | Path, modality: str | None = None) -> dict[st
 
 
 def build_dataset(features: dict[str, np.ndarray] | np.ndarray, rows: list[dict],
-                  task: str | None = None, seed: int = 0) -> ProbeDataset:
-    """Align features with label rows (by key, or by position for a bare array)."""
+                  task: str | None = None, seed: int = 0,
+                  valid_fraction: float | None = 0.1) -> ProbeDataset:
+    """Align features with label rows (by key, or by position for a bare array).
+    ``valid_fraction``: see :func:`make_splits`."""
     task = task or infer_task(rows)
     keys = [sample_key(str(r["file"]), r.get("track") or None) for r in rows]
     if isinstance(features, np.ndarray):
@@ -217,7 +266,7 @@ def build_dataset(features: dict[str, np.ndarray] | np.ndarray, rows: list[dict]
                                   f"{missing[:3]}; embed them first or fix the 'file' column")
         x = np.stack([features[k] for k in keys]).astype(np.float32)
     y, classes = encode_targets(rows, task)
-    return ProbeDataset(keys, x, y, task, make_splits(rows, seed), classes)
+    return ProbeDataset(keys, x, y, task, make_splits(rows, seed, valid_fraction), classes)
 
 
 def load_features(path: str | Path, modality: str | None = None) -> dict[str, np.ndarray] | np.ndarray:

@@ -169,8 +169,9 @@ def train_probe(x_tr: torch.Tensor, y_tr: torch.Tensor, x_va: torch.Tensor, y_va
             stale += 1
             if stale >= cfg.patience:
                 break
-    if cfg.kind == "sgd":
-        best = _higher_is_better(task, score(task, _predict(model, x_va, task), y_va))
+    if cfg.kind == "sgd":  # no selection: the validation score is only reported
+        best = (_higher_is_better(task, score(task, _predict(model, x_va, task), y_va))
+                if len(x_va) else float("nan"))
     else:
         model.load_state_dict(best_state)
     return model, float(best)
@@ -206,7 +207,8 @@ def run_split(data: ProbeDataset, split: Split, cfg: ProbeConfig, seed: int) -> 
         pred = pred * y_scale[1] + y_scale[0]
         val = -val * y_scale[1] ** 2
     return {"split": split.name, "seed": seed, "hidden_layers": depth, "lr": lr,
-            "valid": float(val), "test": score(task, pred, data.y[split.test])}
+            "valid": None if len(split.valid) == 0 else float(val),
+            "valid_source": split.valid_source, "test": score(task, pred, data.y[split.test])}
 
 
 @contextmanager
@@ -224,6 +226,10 @@ def _threads_for(size: int):
 
 def run_probe(data: ProbeDataset, cfg: ProbeConfig, desc: str = "probe") -> dict:
     """Every split x seed; the summary is the mean and std of the test scores."""
+    if cfg.kind != "sgd" and any(len(s.valid) == 0 for s in data.splits):
+        raise ConfigError(f"the {cfg.kind} probe selects its grid point and stops early on a "
+                          "validation split, and there is none: add 'valid' rows, or build the "
+                          "dataset with a valid_fraction to hold some train rows out")
     runs = []
     jobs = [(s, seed) for s in data.splits for seed in cfg.seeds]
     with _threads_for(data.x.size * max(cfg.hidden_dim if cfg.kind == "mlp" else 1, 1) // 64):
@@ -231,6 +237,8 @@ def run_probe(data: ProbeDataset, cfg: ProbeConfig, desc: str = "probe") -> dict
             runs.append(run_split(data, split, cfg, seed))
     tests = np.array([r["test"] for r in runs])
     config = asdict(cfg)
+    notes = {s.describe_validation() for s in data.splits} - {None}
     return {"task": data.task, "metric": METRICS[data.task], "mean": float(tests.mean()),
             "std": float(tests.std()), "n_samples": len(data.keys),
-            "n_classes": len(data.classes), "probe": config, "runs": runs}
+            "n_classes": len(data.classes), "probe": config, "runs": runs,
+            "validation": "; ".join(sorted(notes)) or None}

@@ -149,5 +149,8 @@ def probe_markdown(result: dict, name: str = "probe") -> str:
              fmt(result["mean"], result["std"])]]
     runs = ["| split | seed | hidden layers | lr | valid | test |", "|---|---|---|---|---|---|"]
     runs += [f"| {r['split']} | {r['seed']} | {r['hidden_layers']} | {r['lr']:g} | "
-             f"{r['valid']:.4f} | {r['test']:.4f} |" for r in result["runs"]]
-    return markdown_table(header, rows, fixed=len(header)) + "\n" + "\n".join(runs) + "\n"
+             f"{'-' if r['valid'] is None else format(r['valid'], '.4f')} | {r['test']:.4f} |"
+             for r in result["runs"]]
+    note = f"\nValidation: {result['validation']}.\n" if result.get("validation") else ""
+    return (markdown_table(header, rows, fixed=len(header)) + "\n" + "\n".join(runs) + "\n"
+            + note)

@@ -4,6 +4,10 @@
 located by timestamp, zero-padded outside the file, and resampled with a polyphase filter
 (`scipy.signal.resample_poly`) over a margin around the window so the edges carry no filter
 transient. When the start falls on a native sample the output grid is aligned with it exactly.
+
+Channels are folded by the one downmix (:mod:`dubclr.media.channels`: ITU-R BS.775 as FFmpeg
+does, so the centre-channel dialogue of a 5.1 film mix survives) using the channel names the
+decoder reports, before resampling.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from dubclr.media.channels import DEFAULT_LAYOUTS, downmix
 from dubclr.media.container import open_media
-from dubclr.media.errors import CorruptMediaError, TrackNotFoundError, WindowError
+from dubclr.media.errors import CorruptMediaError, MediaError, TrackNotFoundError, WindowError
 from dubclr.media.languages import normalize_language
 from dubclr.media.probe import AudioTrackInfo, TitleInfo, probe
 
@@ -59,8 +64,14 @@ def select_track(info: TitleInfo, track: int | str | AudioTrackInfo | None) -> A
 
 def read_audio(path: str | Path, start: float, duration: float,
                track: int | str | AudioTrackInfo | None = None, sample_rate: int = 48000,
-               mono: bool = True) -> np.ndarray:
-    """float32 samples in [-1, 1]: `(N,)` if mono else `(C, N)`, N = round(duration * sample_rate)."""
+               mono: bool | None = None, *, channels: int | None = None) -> np.ndarray:
+    """float32 samples in [-1, 1] of a window, N = round(duration * sample_rate) per channel.
+
+    ``channels=1`` or ``2``: ``(channels, N)``, the track folded by the one downmix (a mono
+    track is duplicated for 2). Without ``channels``: ``(N,)``, the mono fold (``mono=True``,
+    the default), or every channel of the track as decoded, ``(C, N)`` (``mono=False``).
+    """
+    out_channels, squeeze = _wanted_channels(mono, channels)
     info = probe(path)
     chosen = select_track(info, track)
     stated_end = max(chosen.duration, info.duration)
@@ -74,42 +85,64 @@ def read_audio(path: str | Path, start: float, duration: float,
     up, down = ratio.numerator, ratio.denominator
     first = round(start * native_rate)
     if up == 1 and down == 1:
-        samples = _read_native(chosen, first, first + count, info)
-        out = samples
+        out = _read_native(chosen, first, first + count, info, out_channels)
     else:
         # a margin that is a multiple of `down` keeps the output grid on `first`
         half_filter = 10 * max(1, math.ceil(down / up)) + 16
         margin = down * math.ceil(half_filter / down)
         last = first + math.ceil(count * down / up) + margin
-        native = _read_native(chosen, first - margin, last, info)
+        native = _read_native(chosen, first - margin, last, info, out_channels)
         resampled = resample_poly(native, up, down, axis=-1).astype(np.float32)
         offset = margin * up // down
         out = resampled[:, offset:offset + count]
         if out.shape[1] < count:
             out = np.pad(out, ((0, 0), (0, count - out.shape[1])))
     out = np.clip(out, -1.0, 1.0, out=out)
-    return out.mean(axis=0, dtype=np.float32) if mono else np.ascontiguousarray(out)
+    return out[0] if squeeze else np.ascontiguousarray(out)
 
 
-def _read_native(track: AudioTrackInfo, first: int, last: int, info: TitleInfo) -> np.ndarray:
-    """Native-rate samples `[first, last)` of a track, `(C, last - first)`, zeros outside the file."""
+def _wanted_channels(mono: bool | None, channels: int | None) -> tuple[int | None, bool]:
+    """(channels to fold to or None for the track's own, whether to return 1-D)."""
+    if channels is not None:
+        if channels not in (1, 2):
+            raise ValueError(f"read_audio: channels must be 1 or 2 (or None), got {channels}")
+        if mono is not None and bool(mono) != (channels == 1):
+            raise ValueError(f"read_audio: mono={mono} contradicts channels={channels}; pass one")
+        return channels, False
+    if mono is None or mono:
+        return 1, True
+    return None, False
+
+
+def _read_native(track: AudioTrackInfo, first: int, last: int, info: TitleInfo,
+                 out_channels: int | None = None) -> np.ndarray:
+    """Native-rate samples `[first, last)` of a track, zeros outside the file, `(C, n)`: the
+    track's channels, or folded to ``out_channels`` with the decoder's channel names."""
     rate = track.sample_rate
     buffer = np.zeros((track.channels, last - first), dtype=np.float32)
     want_from, want_to = max(first, 0), last
     stated_samples = round(track.duration * rate)
-    decoded_to = _fill(track, buffer, first, want_from, want_to)
+    decoded_to, layout = _fill(track, buffer, first, want_from, want_to)
     expected_to = min(want_to, stated_samples)
     if decoded_to < expected_to - _TRUNCATION_TOLERANCE * rate:
         raise CorruptMediaError(
             f"{track.path}: audio stops at {decoded_to / rate:.3f}s but the file states "
             f"{track.duration:.3f}s (track {track.index}, '{track.language}'); it is probably "
             f"truncated. Re-encode or re-download it")
-    return buffer
+    if out_channels is None:
+        return buffer
+    layout = layout or track.layout or None
+    if layout is None and track.channels not in DEFAULT_LAYOUTS:
+        raise MediaError(f"{track.path}: track {track.index} ('{track.language}') has "
+                         f"{track.channels} channels and no channel layout, so it cannot be "
+                         "folded to mono or stereo; remux it with a layout (ffmpeg -ac)")
+    return downmix(buffer, out_channels, layout)
 
 
 def _fill(track: AudioTrackInfo, buffer: np.ndarray, first: int, want_from: int,
-          want_to: int) -> int:
-    """Decode into `buffer` (whose column 0 is native sample `first`); returns the end reached."""
+          want_to: int) -> tuple[int, tuple[str, ...]]:
+    """Decode into `buffer` (whose column 0 is native sample `first`); returns the end
+    reached and the decoder's channel names (() when it decoded nothing)."""
     rate = track.sample_rate
     with open_media(track.path) as container:
         stream = container.streams[track.stream_index]
@@ -119,15 +152,16 @@ def _fill(track: AudioTrackInfo, buffer: np.ndarray, first: int, want_from: int,
                 container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
             else:
                 container.seek(0, stream=stream, backward=True)
-            reached = _decode_into(container, stream, buffer, first, want_from, want_to,
+            decoded = _decode_into(container, stream, buffer, first, want_from, want_to,
                                    counting=seek_to == 0)
-            if reached is not None:
-                return reached
-    return want_from
+            if decoded is not None:
+                return decoded
+    return want_from, ()
 
 
 def _decode_into(container, stream, buffer, first, want_from, want_to, counting):
-    """Copy decoded samples into `buffer`; None when the seek landed after `want_from`.
+    """Copy decoded samples into `buffer`; returns (end reached, channel names), or None when
+    the seek landed after `want_from`.
 
     Container timestamps can be coarse (Matroska: 1 ms, up to 24 samples at 48 kHz). Decoded
     audio is contiguous, so every frame's rounded timestamp bounds the position of the first
@@ -141,7 +175,10 @@ def _decode_into(container, stream, buffer, first, want_from, want_to, counting)
     first_center = None  # first sample's position according to the first timestamp
     chunks = []  # (offset from the first decoded sample, samples)
     decoded = 0
+    layout: tuple[str, ...] = ()
     for frame in container.decode(stream):
+        if not layout:
+            layout = tuple(c.name for c in frame.layout.channels)
         if frame.pts is not None:
             center = float(frame.pts * stream.time_base) * rate - decoded
             low, high = max(low, center - half_tick), min(high, center + half_tick)
@@ -170,7 +207,7 @@ def _decode_into(container, stream, buffer, first, want_from, want_to, counting)
             start = lo - origin - offset
             buffer[:channels, lo - first:hi - first] = data[:channels, start:start + hi - lo]
             reached = max(reached, hi)
-    return reached
+    return reached, (layout if len(layout) == buffer.shape[0] else ())
 
 
 def _to_float(frame) -> np.ndarray:

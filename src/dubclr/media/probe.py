@@ -38,6 +38,7 @@ class VideoStreamInfo:
     codec: str
     num_frames: int
     duration: float
+    sar: float = 1.0  # sample (pixel) aspect ratio; 1.0 for square pixels or when unstated
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class AudioTrackInfo:
     duration: float
     language: str  # ISO 639-1, or 'und'
     default: bool
+    original: bool = False  # the container flags it as the original language (Matroska FlagOriginal)
+    layout: tuple[str, ...] = ()  # channel names (FL FR FC LFE ...), FFmpeg's; () if unknown
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,11 @@ def _video_info(container: av.container.InputContainer) -> VideoStreamInfo | Non
         fps = float(rate) if rate else 0.0
         duration = stream_duration(stream, container_duration)
         frames = stream.frames if stream.frames > 0 else round(duration * fps)
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         return VideoStreamInfo(index=stream.index, fps=fps, width=stream.codec_context.width,
                                height=stream.codec_context.height, codec=stream.codec_context.name,
-                               num_frames=int(frames), duration=duration)
+                               num_frames=int(frames), duration=duration,
+                               sar=float(sar) if sar and sar > 0 else 1.0)
     return None
 
 
@@ -165,12 +170,16 @@ def _audio_tracks(container: av.container.InputContainer, path: Path, start_inde
         if language == "und":
             language = fallback_language
         ctx = stream.codec_context
+        layout = tuple(c.name for c in ctx.layout.channels) if ctx.layout else ()
+        disposition = stream.disposition
         tracks.append(AudioTrackInfo(
             index=start_index + len(tracks), stream_index=stream.index, path=path,
             codec=ctx.name, sample_rate=int(ctx.sample_rate or stream.rate or 0),
-            channels=int(ctx.channels or (ctx.layout.nb_channels if ctx.layout else 0)),
+            channels=int(ctx.channels or len(layout)),
             duration=stream_duration(stream, container_duration), language=language,
-            default=bool(stream.disposition & av.stream.Disposition.default) and not is_sidecar,
+            default=bool(disposition & av.stream.Disposition.default) and not is_sidecar,
+            original=bool(disposition & av.stream.Disposition.original) and not is_sidecar,
+            layout=layout if len(layout) == int(ctx.channels or len(layout)) else (),
         ))
     return tracks
 

@@ -5,6 +5,11 @@ resampled to `fps` by index (the authors' rule: keep `linspace(0, n - 1, ceil(n 
 fps))`, floored) and then `num_frames` are taken uniformly (`linspace(0, t - 1, num_frames)`,
 float32, truncated; frames repeat when the window is short). Matroska seeks can land after the
 asked time, so we seek before the window, check where we landed and trim by timestamps.
+
+With ``short_side``, each clip is scaled inside the decoder (swscale, straight from the
+decoded YUV frame to RGB at the small size) so that its short side is at most ``short_side``,
+with its own aspect ratio (non-square pixels made square); a clip already small enough keeps
+its size. A 16-frame 1080p clip is 99.5 MB at source resolution and 8.7 MB at short side 320.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from dubclr.media.probe import probe
 
 _EPS = 1e-6  # seconds; timestamps are rationals, this absorbs float rounding
 _SEEK_BACKOFFS = (0.5, 3.0, 15.0, None)  # seconds before the window; None: from the start
+# swscale filter for the in-decoder downscale: BILINEAR (a triangle filter widened to the
+# ratio, so antialiased) is the closest to an ideal antialiased resize (46 dB PSNR; AREA 44,
+# BICUBIC 44, FAST_BILINEAR 31: aliased) at the same speed as AREA
+# (benchmarks/bench_video_scale.py, docs/performance.md)
+SCALE_INTERPOLATION = "BILINEAR"
 
 
 def resample_indices(num_frames: int, native_fps: float, fps: float) -> np.ndarray:
@@ -41,11 +51,26 @@ def uniform_subsample_indices(length: int, num_frames: int) -> np.ndarray:
     return np.clip(positions, 0, length - 1).astype(np.int64)
 
 
+def short_side_size(width: int, height: int, short_side: int, sar: float = 1.0) -> tuple[int, int]:
+    """``(width, height)`` with the short side at ``short_side`` (pytorchvideo's ShortSideScale
+    rule: the long side floored), square pixels for a sample aspect ratio ``sar``; the size
+    itself when it is already no larger."""
+    display_width = width * sar
+    if min(display_width, height) <= short_side and sar == 1.0:
+        return width, height
+    if min(display_width, height) <= short_side:  # square the pixels, keep the short side
+        short_side = int(round(min(display_width, height)))
+    if display_width < height:
+        return short_side, int(math.floor(height / display_width * short_side))
+    return int(math.floor(display_width / height * short_side)), short_side
+
+
 def read_video(path: str | Path, start: float, duration: float, fps: float | None = 25,
-               num_frames: int | None = 16) -> np.ndarray:
+               num_frames: int | None = 16, short_side: int | None = None) -> np.ndarray:
     """uint8 RGB frames `(T, H, W, 3)` of the window `[start, start + duration)`.
 
     `fps=None` keeps the native rate; `num_frames=None` returns every resampled frame.
+    `short_side`: scale in the decoder so that `min(H, W) <= short_side`, aspect kept.
     """
     info = probe(path)
     if info.video is None:
@@ -54,6 +79,8 @@ def read_video(path: str | Path, start: float, duration: float, fps: float | Non
     if duration <= 0 or start < -_EPS:
         raise WindowError(f"{info.path}: window start={start:.3f}s duration={duration:.3f}s is "
                           f"empty or negative; use start >= 0 and duration > 0")
+    if short_side is not None and short_side < 1:
+        raise ValueError(f"short_side must be a positive number of pixels, got {short_side}")
     stated_end = max(info.video.duration, info.duration)
     if start >= stated_end - _EPS:
         raise WindowError(f"{info.path}: window starts at {start:.3f}s but the video ends at "
@@ -67,7 +94,13 @@ def read_video(path: str | Path, start: float, duration: float, fps: float | Non
     chosen = resample_indices(len(frames), info.video.fps, fps) if fps else np.arange(len(frames))
     if num_frames is not None:
         chosen = chosen[uniform_subsample_indices(len(chosen), num_frames)]
-    return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
+    if short_side is None:
+        return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
+    first = frames[int(chosen[0])]
+    width, height = short_side_size(first.width, first.height, short_side, info.video.sar)
+    return np.stack([frames[i].reformat(width=width, height=height, format="rgb24",
+                                        interpolation=SCALE_INTERPOLATION).to_ndarray()
+                     for i in chosen])
 
 
 def _decode_window(path: Path, stream_index: int, start: float, end: float) -> list[av.VideoFrame]:

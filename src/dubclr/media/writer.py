@@ -19,7 +19,9 @@ from dubclr.media.errors import MediaError
 _AUDIO_CODEC_BY_EXT = {".wav": "pcm_s16le", ".flac": "flac", ".m4a": "aac", ".opus": "libopus",
                        ".mka": "flac", ".ogg": "libopus"}
 _FORMAT_BY_CODEC = {"pcm_s16le": "s16", "flac": "s16", "aac": "fltp", "libopus": "flt",
-                    "opus": "flt", "pcm_f32le": "flt"}
+                    "opus": "flt", "pcm_f32le": "flt", "ac3": "fltp", "eac3": "fltp"}
+# FFmpeg's layout name for a channel count (the order DEFAULT_LAYOUTS in media.channels uses)
+_LAYOUT_BY_CHANNELS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 
 
 @dataclass
@@ -32,6 +34,7 @@ class AudioTrack:
     codec: str = "flac"
     default: bool = False
     title: str | None = None
+    original: bool = False  # Matroska FlagOriginal: the track in the title's original language
 
 
 def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int,
@@ -49,12 +52,18 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int,
     return path
 
 
-def write_title(path: str | Path, frames: Iterable[np.ndarray], fps: int,
+def write_title(path: str | Path, frames: Iterable[np.ndarray], fps: int | Fraction,
                 audio: Sequence[AudioTrack] = (), crf: int = 23, preset: str = "veryfast",
                 codec: str = "libx264", threads: int = 1, gop: int | None = None,
                 metadata: dict[str, str] | None = None) -> Path:
-    """Encode RGB uint8 frames `(H, W, 3)` plus audio tracks into one file (MKV, MP4...)."""
+    """Encode frames plus audio tracks into one file (MKV, MP4...).
+
+    A frame is RGB uint8 `(H, W, 3)` or an `av.VideoFrame` (encoded as it is, e.g. yuv420p
+    from a filter graph). `fps` is an integer or an exact rate such as
+    `Fraction(24000, 1001)` (23.976).
+    """
     path = Path(path)
+    fps = Fraction(fps)
     path.parent.mkdir(parents=True, exist_ok=True)
     iterator = iter(frames)
     first = next(iterator, None)
@@ -65,7 +74,7 @@ def write_title(path: str | Path, frames: Iterable[np.ndarray], fps: int,
         video = None
         if first is not None:
             video = container.add_stream(codec, rate=Fraction(fps))
-            video.height, video.width = first.shape[:2]
+            video.height, video.width = _frame_size(first)
             video.pix_fmt = "yuv420p"
             video.codec_context.thread_count = threads
             if gop:
@@ -76,8 +85,9 @@ def write_title(path: str | Path, frames: Iterable[np.ndarray], fps: int,
         written = [0] * len(tracks)
         index = 0
         for index, frame in enumerate(_chain(first, iterator)):
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            picture.pts = index
+            picture = frame if isinstance(frame, av.VideoFrame) else av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(frame), format="rgb24")
+            picture.pts, picture.time_base = index, 1 / fps
             for packet in video.encode(picture):
                 container.mux(packet)
             for k, ((track, data), stream) in enumerate(zip(tracks, streams)):
@@ -89,6 +99,12 @@ def write_title(path: str | Path, frames: Iterable[np.ndarray], fps: int,
         for k, ((_, data), stream) in enumerate(zip(tracks, streams)):
             _encode_audio(container, stream, data, written[k], data.shape[1], flush=True)
     return path
+
+
+def _frame_size(frame) -> tuple[int, int]:
+    if isinstance(frame, av.VideoFrame):
+        return frame.height, frame.width
+    return frame.shape[:2]
 
 
 def _chain(first, rest):
@@ -105,7 +121,7 @@ def _as_2d(samples: np.ndarray) -> np.ndarray:
 def _add_audio_stream(container, track: AudioTrack):
     channels = _as_2d(track.samples).shape[0]
     stream = container.add_stream(track.codec, rate=track.sample_rate)
-    stream.layout = "mono" if channels == 1 else "stereo" if channels == 2 else f"{channels}c"
+    stream.layout = _LAYOUT_BY_CHANNELS.get(channels, f"{channels}c")
     stream.format = _FORMAT_BY_CODEC.get(track.codec, "fltp")
     if track.codec == "flac" and track.sample_rate % 25 == 0:
         # 40 ms frames start on whole Matroska milliseconds, so reads are sample-exact
@@ -114,7 +130,12 @@ def _add_audio_stream(container, track: AudioTrack):
         stream.metadata["language"] = track.language
     if track.title:
         stream.metadata["title"] = track.title
-    stream.disposition = av.stream.Disposition.default if track.default else av.stream.Disposition(0)
+    disposition = av.stream.Disposition(0)
+    if track.default:
+        disposition |= av.stream.Disposition.default
+    if track.original:
+        disposition |= av.stream.Disposition.original
+    stream.disposition = disposition
     return stream
 
 
