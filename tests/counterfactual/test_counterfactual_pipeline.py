@@ -126,14 +126,19 @@ def test_force_redoes_a_stage_and_what_follows(dubbed, single_track_titles):
 
 
 def test_crash_resumes_where_it_stopped(single_track_titles, tmp_path, monkeypatch):
+    """A stage that raises fails its title (reason recorded, the run goes on); the next run
+    resumes at that stage."""
     cfg = load_counterfactual_config("offline", ["languages=[es,fr]"])
 
     def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
     monkeypatch.setattr(stage_functions, "master", crash)
-    with pytest.raises(RuntimeError, match="power cut"):
-        run_pipeline(single_track_titles, tmp_path, cfg, shard=(0, 2))
+    summary = run_pipeline(single_track_titles, tmp_path, cfg, shard=(0, 2))
+    ((video, why),) = summary.failed
+    assert video.endswith("title_000.mkv") and "stage master.es failed: RuntimeError: power cut" in why
+    failed = [r for r in read_manifest(tmp_path / "manifest.jsonl") if r["kind"] == "failed"]
+    assert [r["input"] for r in failed] == [video]
     assert not list((tmp_path / "cache").glob("*/*/.tmp-*"))
     monkeypatch.undo()
     (out,) = run_pipeline(single_track_titles, tmp_path, cfg, shard=(0, 2)).outputs

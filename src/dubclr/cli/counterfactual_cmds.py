@@ -14,8 +14,10 @@ backends (set with --config or --set):
   synthesize.backend   seamless | espeak
   voice.backend        praat | lvc | none
   master.eq            envelope | matchering | none
-presets: --config paper (Demucs, Whisper, SeamlessM4T; needs the models cached) or
-         --config offline (stems, subtitle sidecars, espeak-ng, Praat; no downloads).
+presets: --config paper (Demucs, Whisper, SeamlessM4T; needs the models cached),
+         --config offline (stems, subtitle sidecars, espeak-ng, Praat; no downloads), or
+         --config any (any English video, no downloads: VAD gate, PocketSphinx, target
+         subtitles where present, else re-voiced and labelled "re-voiced, not translated").
 
 cluster array job (SLURM), all tasks sharing one OUT:
   #SBATCH --array=0-31
@@ -32,16 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cf.set_defaults(func=lambda args: cf.print_help() or 2)
 
     run = cfs.add_parser(
-        "run", help="dub every single-track video of a folder",
+        "run", help="dub a single-track video, or every one in a folder",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_RUN_EPILOG,
         description="Writes OUT/titles/<title>.mkv (video copied, original audio + one "
         "language-tagged track per language), caches every stage under OUT/cache (a re-run "
         "skips finished work and resumes after a crash) and appends to OUT/manifest.jsonl.")
-    run.add_argument("input_dir", type=Path, help="folder of videos (searched recursively)")
+    run.add_argument("input_dir", type=Path, metavar="INPUT",
+                     help="a video file, or a folder of videos (searched recursively)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--languages", help="target languages, comma separated (e.g. es,fr,ja)")
     run.add_argument("--config", default=None,
-                     help="YAML file or preset name: paper (default) or offline")
+                     help="YAML file or preset name: paper (default), offline or any")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="config override, e.g. --set separate.backend=vad-gate (repeatable)")
     run.add_argument("--jobs", type=int, default=1, help="titles processed in parallel (processes)")
