@@ -65,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    # models come from the local caches only (preflight checked them): no hub look-ups, in
+    # this process or the workers it spawns (demucs and transformers would otherwise retry)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from dubclr.counterfactual import load_counterfactual_config, run_pipeline
     from dubclr.counterfactual.pipeline import parse_shard
 
