@@ -27,6 +27,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 
+# Real speech for the counterfactual tests: alsa-utils' recordings ("Front center", ...), from
+# Debian's package unpacked without installing it (apt-get download works without root).
+MEDIA="$VENV/test-media/alsa"
+if [ ! -f "$MEDIA/Front_Center.wav" ] && [ ! -f /usr/share/sounds/alsa/Front_Center.wav ] \
+    && command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -q alsa-utils >/dev/null 2>&1 \
+        && dpkg-deb -x alsa-utils_*.deb unpacked); then
+    mkdir -p "$MEDIA" && cp "$tmp"/unpacked/usr/share/sounds/alsa/*.wav "$MEDIA/"
+  else
+    echo "[setup] could not fetch alsa-utils' speech recordings (tests that need them will say so)"
+  fi
+  rm -rf "$tmp"
+fi
+
 # Fast path: nothing changed since the last successful install.
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/setup.sh ]; then
   exit 0

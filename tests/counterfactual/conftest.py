@@ -3,8 +3,6 @@ real speech), and every model backend with tiny random weights (``tiny_models.py
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ import pytest
 from dubclr.media import normalize_language
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_models.py, real_speech.py
-from tiny_models import point_model_caches  # noqa: E402
+from tiny_models import backends_expected, need, point_model_caches  # noqa: E402
 
 
 def reduce_to_original(src: Path, dst: Path, language: str = "en") -> Path:
@@ -53,29 +51,6 @@ def single_track_titles(tiny_corpus: Path, tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------- model backends, run for real
 
-# import name -> pip name of what the 'backends' extra installs
-BACKEND_PACKAGES = {"demucs": "demucs", "whisper": "openai-whisper",
-                    "faster_whisper": "faster-whisper", "ctranslate2": "ctranslate2",
-                    "transformers": "transformers", "sentencepiece": "sentencepiece",
-                    "huggingface_hub": "huggingface_hub", "matchering": "matchering"}
-
-
-def backends_expected() -> bool:
-    """`make setup` installs the backends, so by default the suite expects them: a missing one
-    fails the tests that need it. DUBCLR_EXPECT_BACKENDS=0 turns that into a skip."""
-    return os.environ.get("DUBCLR_EXPECT_BACKENDS", "1") != "0"
-
-
-def need(*modules: str) -> None:
-    missing = [BACKEND_PACKAGES.get(m, m) for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        why = (f"backend package(s) not installed: {', '.join(missing)} (make setup installs the "
-               f"'backends' extra)")
-        if backends_expected():
-            pytest.fail(why + "; set DUBCLR_EXPECT_BACKENDS=0 to skip these tests instead")
-        pytest.skip(why)
-
-
 @pytest.fixture
 def empty_model_caches(monkeypatch, tmp_path) -> Path:
     """Empty model caches: a user's own downloads must not make a 'missing model' test pass."""
@@ -94,8 +69,9 @@ def tiny_model_files(tmp_path_factory) -> TinyModels:
     """Every backend's model with tiny random weights, where its library looks for it under the
     names the presets use: adefossez/HTDemucs, Systran/faster-whisper-small,
     facebook/nllb-200-distilled-600M, facebook/seamless-m4t-v2-large (Hugging Face cache)."""
-    need(*BACKEND_PACKAGES)
     import tiny_models as tm
+
+    need(*tm.BACKEND_PACKAGES)
 
     root = tmp_path_factory.mktemp("tiny_models")
     hub, build = root / "hf" / "hub", root / "build"

@@ -45,3 +45,28 @@ def test_default_preset_dubs_a_real_speech_title(paper_run, speech_title):
     (output,) = [r for r in records if r["kind"] == "output"]
     assert output["tracks"]["es"]["translation"] == "speech-to-speech"
     assert output["params"]["synthesize"]["backend"] == "seamless"
+
+
+def test_speech_past_the_end_of_the_audio_is_clipped(speech_title, tiny_backends, tmp_path):
+    """Segments past the track's end (Whisper's 30 s windows, or subtitles outlasting the video)
+    became empty reference slices, and SeamlessM4T's processor error on them aborted the whole
+    run. They are clipped (or dropped) now, and speech-to-speech gets real audio for each."""
+    import shutil
+
+    from dubclr.counterfactual import load_counterfactual_config, run_pipeline
+    from dubclr.media.subtitles import format_srt
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(speech_title.video, folder / "late.mkv")
+    (folder / "late.en.srt").write_text(format_srt([(0.4, 1.8, "Front center."),
+                                                   (12.5, 19.0, "Runs past the end."),
+                                                   (14.0, 15.0, "After the end.")]))
+    cfg = load_counterfactual_config("paper", ["languages=[es]", "transcribe.backend=subtitles",
+                                               "separate.backend=vad-gate"])
+    summary = run_pipeline(folder, tmp_path / "out", cfg)
+    assert summary.failed == [] and len(summary.outputs) == 1
+    stages = {r["stage"]: r for r in read_manifest(tmp_path / "out" / "manifest.jsonl")
+              if r["kind"] == "stage"}
+    assert stages["transcribe"]["figures"]["segments"] == 2
+    assert all(s > 0 for s in stages["synthesize"]["figures"]["seconds"])

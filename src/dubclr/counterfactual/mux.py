@@ -54,7 +54,7 @@ class _Encoder:
 def track_title(language: str, source: str, translation: str | None) -> str:
     """The stream title of a synthetic track; a re-voicing says it is not a translation."""
     if translation == REVOICED:
-        return f"synthetic {language} voice reading the {source} text ({REVOICED})"
+        return f"synthetic {language} voice, {source} text ({REVOICED})"
     return f"synthetic dub ({language})"
 
 
