@@ -86,6 +86,8 @@ def test_manifest_has_parameters_and_quality_figures(dubbed):
             assert fig["placement_error_s"] < 0.1
             assert abs(fig["loudness_diff_lu"]) < 2.0
             assert fig["sbr_db"] == pytest.approx(fig["sbr_original_db"], abs=3.0)
+            assert fig["leakage_db"] < -25  # given stems: the original speech is gone
+            assert fig["speech_coverage"] > 0.9 and fig["lines_trimmed"] == 0
     stages = {(r["title"], r["stage"], r["language"]) for r in stage_records(dubbed)}
     assert ("title_000", "voice", "fr") in stages and ("title_001", "mux", None) in stages
 
@@ -157,6 +159,9 @@ def test_vad_gate_in_parallel_and_multitrack_inputs_skipped(single_track_titles,
     assert sorted(o["title"] for o in summary.outputs) == list(TITLES)
     for rec in summary.outputs:
         assert rec["tracks"]["es"]["duration_error_s"] < 1e-3
+        # the gate leaves some original speech in the background: at most -15 dB of it (its
+        # amplitude-ratio mask left -10.7 dB on title_000)
+        assert rec["tracks"]["es"]["leakage_db"] < -15
         sep = next(r for r in stage_records(tmp_path / "out")
                    if r["stage"] == "separate" and r["title"] == rec["title"])
         assert sep["figures"]["vad"] == "silero" and sep["figures"]["regions"]
