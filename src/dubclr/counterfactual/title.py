@@ -161,7 +161,7 @@ def run_title(run: TitleRun) -> dict:
             original = read_audio(job.video, 0.0, job.duration, track=job.track_index,
                                   sample_rate=rate, mono=True)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        titles = {lang: track_title(lang, job.source, figures[lang]["translation"])
+        titles = {lang: track_title(lang, job.source, figures[lang].get("translation"))
                   for lang in dubs}
         mux_title(job.video, out_path, original_stream_index=job.stream_index,
                   original_language=job.source, original_samples=original, rate=rate, dubs=dubs,
