@@ -12,13 +12,14 @@ from dubclr.media import probe
 @pytest.fixture(scope="module")
 def paper_run(speech_title, tiny_model_files, tmp_path_factory):
     import torch
-    from tiny_models import point_model_caches
+    from tiny_models import point_model_caches, seed_decoders
 
     out = tmp_path_factory.mktemp("paper_run")
     with pytest.MonkeyPatch.context() as mp:
         point_model_caches(mp, tiny_model_files.root)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
+        seed_decoders()
         try:
             rc = main(["counterfactual", "run", str(speech_title.video), "--out", str(out),
                        "--languages", "es"])

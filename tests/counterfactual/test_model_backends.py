@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from tiny_models import seed_decoders
 
 from dubclr.counterfactual.config import SeparateConfig, TranscribeConfig, TranslateConfig
 from dubclr.errors import BackendUnavailableError
@@ -62,6 +63,7 @@ def test_whisper_segments_stay_inside_the_audio(tiny_backends, speech, impl):
     cfg = TranscribeConfig(whisper_impl="auto", whisper_model=str(model))
     assert whisper_asr._impl(cfg) == impl
     whisper_asr.require(cfg)
+    seed_decoders()
     segments = whisper_asr.transcribe(speech, 48000, "en", cfg)
     assert segments, "the tiny model transcribed nothing: the test would check nothing"
     assert all(0 <= s.start < s.end <= 5.0 and s.duration >= 0.1 and s.text for s in segments)
@@ -75,6 +77,7 @@ def test_faster_whisper_raw_output_runs_past_the_audio(tiny_backends, speech):
     from dubclr.media import resample
 
     model = WhisperModel(str(tiny_backends.faster_whisper), device="cpu", compute_type="int8")
+    seed_decoders()
     raw, _ = model.transcribe(resample(speech, 48000, 16000), language="en")
     assert max(s.end for s in raw) > 5.0
 
@@ -84,6 +87,7 @@ def test_faster_whisper_by_name_from_the_cache(tiny_backends, speech):
 
     cfg = TranscribeConfig(whisper_impl="faster", whisper_model="small")
     whisper_asr.require(cfg)
+    seed_decoders()
     assert all(s.end <= 5.0 for s in whisper_asr.transcribe(speech, 48000, "en", cfg))
 
 

@@ -66,6 +66,16 @@ def point_model_caches(monkeypatch, root: Path) -> Path:
     return hub
 
 
+def seed_decoders() -> None:
+    """Whisper falls back to sampling when greedy decoding looks degenerate (as random weights
+    make it): seed both libraries' generators so what the tiny models 'hear' is reproducible."""
+    import ctranslate2
+    import torch
+
+    torch.manual_seed(0)
+    ctranslate2.set_random_seed(0)
+
+
 def put_in_hf_cache(cache: Path, repo_id: str, files: Path) -> Path:
     """Lay ``files`` out as a Hugging Face hub cache entry of ``repo_id`` (refs/main ->
     snapshots/<revision>/), as ``hf download`` leaves it; returns the snapshot folder."""
