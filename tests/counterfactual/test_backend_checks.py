@@ -142,3 +142,13 @@ def test_title_already_in_every_target_language_is_skipped(single_track_titles, 
     assert summary.outputs == [] and len(summary.skipped) == 2
     assert all("nothing to dub" in why for _, why in summary.skipped)
     assert not (tmp_path / "out" / "titles").exists()
+
+
+def test_a_single_input_file_must_be_a_video(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a video")
+    cfg = load_counterfactual_config("offline", ["languages=[es]"])
+    with pytest.raises(ConfigError, match=r"notes\.txt: not a video"):
+        run_pipeline(tmp_path / "notes.txt", tmp_path / "out", cfg)
+    with pytest.raises(ConfigError, match="no such video file or folder"):
+        run_pipeline(tmp_path / "missing.mkv", tmp_path / "out", cfg)
+    assert not (tmp_path / "out").exists()
