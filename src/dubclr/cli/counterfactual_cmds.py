@@ -16,8 +16,10 @@ backends (set with --config, or key=value / --set key=value):
   synthesize.backend   seamless | espeak
   voice.backend        praat | lvc | none
   master.eq            envelope | matchering | none
-presets: --config paper (Demucs, Whisper, SeamlessM4T; needs the models cached) or
-         --config offline (stems, subtitle sidecars, espeak-ng, Praat; no downloads).
+presets: --config paper (Demucs, Whisper, SeamlessM4T; needs the models cached),
+         --config offline (stems, subtitle sidecars, espeak-ng, Praat; no downloads), or
+         --config any (any English video, no downloads: VAD gate, PocketSphinx, target
+         subtitles where present, else re-voiced and labelled "re-voiced, not translated").
 
 cluster array job (SLURM), all tasks sharing one OUT:
   #SBATCH --array=0-31
@@ -34,16 +36,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cf.set_defaults(func=lambda args: cf.print_help() or 2)
 
     run = cfs.add_parser(
-        "run", help="dub every single-track video of a folder",
+        "run", help="dub a single-track video, or every one in a folder",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_RUN_EPILOG,
         description="Writes OUT/titles/<title>.mkv (video copied, original audio + one "
         "language-tagged track per language), caches every stage under OUT/cache (a re-run "
         "skips finished work and resumes after a crash) and appends to OUT/manifest.jsonl.")
-    run.add_argument("input_dir", type=Path, help="folder of videos (searched recursively)")
+    run.add_argument("input_dir", type=Path, metavar="INPUT",
+                     help="a video file, or a folder of videos (searched recursively)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--languages", help="target languages, comma separated (e.g. es,fr,ja)")
     run.add_argument("--config", default=None,
-                     help="YAML file or preset name: paper (default) or offline")
+                     help="YAML file or preset name: paper (default), offline or any")
     add_override_arguments(run, "separate.backend=vad-gate (or --set separate.backend=vad-gate)")
     run.add_argument("--jobs", type=int, default=1, help="titles processed in parallel (processes)")
     run.add_argument("--shard", default="0/1", metavar="I/N",
@@ -63,6 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    # models come from the local caches only (preflight checked them): no hub look-ups, in
+    # this process or the workers it spawns (demucs and transformers would otherwise retry)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from dubclr.counterfactual import load_counterfactual_config, run_pipeline
     from dubclr.counterfactual.pipeline import parse_shard
 

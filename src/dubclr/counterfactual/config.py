@@ -38,6 +38,10 @@ class TranscribeConfig:
 @dataclass
 class TranslateConfig:
     backend: Literal["seamless", "nllb", "subtitles", "none"] = "none"
+    # subtitles backend, a title without target-language subtitles: 'fail' (checked before any
+    # work) or 'revoice': the source text spoken by the target-language voice, labelled
+    # "re-voiced, not translated" in the manifest and the track title; never a fake translation
+    missing_subtitles: Literal["fail", "revoice"] = "fail"
     nllb_model: str = "facebook/nllb-200-distilled-600M"
     seamless_model: str = "facebook/seamless-m4t-v2-large"
     device: str = "cpu"

@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from dubclr.counterfactual.languages import container_code
+from dubclr.counterfactual.segments import REVOICED
 from dubclr.media.container import corrupt
 
 _CHUNK_S = 1.0
@@ -50,12 +51,20 @@ class _Encoder:
             container.mux(self.stream.encode(None))
 
 
+def track_title(language: str, source: str, translation: str | None) -> str:
+    """The stream title of a synthetic track; a re-voicing says it is not a translation."""
+    if translation == REVOICED:
+        return f"synthetic {language} voice, {source} text ({REVOICED})"
+    return f"synthetic dub ({language})"
+
+
 def mux_title(video_path: str | Path, out_path: str | Path, *, original_stream_index: int | None,
               original_language: str, original_samples: np.ndarray | None, rate: int,
-              dubs: dict[str, np.ndarray]) -> Path:
+              dubs: dict[str, np.ndarray], titles: dict[str, str] | None = None) -> Path:
     """Write ``out_path`` (atomically). The original audio is copied from stream
     ``original_stream_index`` of the video file, or encoded from ``original_samples`` when it
-    lives in a sidecar. ``dubs`` maps language -> mono float samples at ``rate``."""
+    lives in a sidecar. ``dubs`` maps language -> mono float samples at ``rate``; ``titles``
+    language -> stream title (default "synthetic dub (LANG)")."""
     video_path, out_path = Path(video_path), Path(out_path)
     tmp = out_path.with_name(f".{out_path.stem}.{os.getpid()}.tmp.mkv")
     try:
@@ -75,8 +84,8 @@ def mux_title(video_path: str | Path, out_path: str | Path, *, original_stream_i
                 encoders.append(_Encoder(dst, original_samples, rate, original_language, "original",
                                          av.stream.Disposition.default | av.stream.Disposition.original))
             for lang, samples in dubs.items():
-                encoders.append(_Encoder(dst, samples, rate, lang, f"synthetic dub ({lang})",
-                                         av.stream.Disposition.dub))
+                title = (titles or {}).get(lang) or track_title(lang, original_language, None)
+                encoders.append(_Encoder(dst, samples, rate, lang, title, av.stream.Disposition.dub))
             for packet in src.demux(*[src.streams[i] for i in copies]):
                 if packet.size == 0:  # the flush packet demux ends each stream with
                     continue

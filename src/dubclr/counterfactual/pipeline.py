@@ -49,10 +49,15 @@ def forced_stages(stage: str | None) -> frozenset[str]:
 
 
 def find_videos(input_dir: Path) -> list[Path]:
+    """The videos of a folder (recursively, sorted; stems folders left out), or one file."""
     from dubclr.media import VIDEO_EXTENSIONS
 
+    if input_dir.is_file():
+        if input_dir.suffix.lower() not in VIDEO_EXTENSIONS:
+            raise ConfigError(f"{input_dir}: not a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+        return [input_dir]
     if not input_dir.is_dir():
-        raise ConfigError(f"{input_dir}: not a folder of videos")
+        raise ConfigError(f"{input_dir}: no such video file or folder of videos")
     return sorted(p for p in input_dir.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
                   and p.is_file() and "stems" not in p.relative_to(input_dir).parts
                   and not p.name.startswith("."))

@@ -11,44 +11,63 @@ from dubclr.errors import BackendUnavailableError, ConfigError
 
 
 def check_backends(cfg: CounterfactualConfig, source_languages: set[str]) -> None:
-    """Raise BackendUnavailableError for the first chosen backend that cannot run here."""
-
+    """Check every chosen backend; raise one BackendUnavailableError listing all that cannot
+    run here (a user fixes them in one go rather than one per run)."""
     check_languages(cfg.languages)
-    sep = cfg.separate
+    problems = []
+    for check in _backend_checks(cfg, source_languages):
+        try:
+            check()
+        except BackendUnavailableError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise BackendUnavailableError(problems[0])
+    if problems:
+        listed = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
+        raise BackendUnavailableError(f"{len(problems)} chosen backends cannot run here (nothing "
+                                      f"was processed):\n{listed}")
+
+
+def _backend_checks(cfg: CounterfactualConfig, source_languages: set[str]) -> list:
+    """One no-argument check per chosen backend (each imports its module lazily)."""
+    from dubclr.counterfactual.backends import hub
+
+    checks = []
+    sep, tr = cfg.separate, cfg.transcribe
     if sep.backend == "demucs":
-        from dubclr.counterfactual.backends import demucs_separator
-        demucs_separator.require(sep)
-    if (sep.backend == "vad-gate" or cfg.transcribe.backend == "pocketsphinx") and sep.vad == "silero":
+        checks.append(lambda: _backend("demucs_separator").require(sep))
+    if (sep.backend == "vad-gate" or tr.backend == "pocketsphinx") and sep.vad == "silero":
         from dubclr.counterfactual.vad import require_silero
-        require_silero()
-    tr = cfg.transcribe
+        checks.append(require_silero)
     if tr.backend == "whisper":
-        from dubclr.counterfactual.backends import whisper_asr
-        whisper_asr.require(tr)
+        checks.append(lambda: _backend("whisper_asr").require(tr))
     elif tr.backend == "pocketsphinx":
-        from dubclr.counterfactual.backends import sphinx_asr
-        for lang in sorted(source_languages):
-            sphinx_asr.require(lang)
+        checks += [lambda lang=lang: _backend("sphinx_asr").require(lang)
+                   for lang in sorted(source_languages)]
     if cfg.translate.backend == "nllb":
-        from dubclr.counterfactual.backends import nllb_mt
-        nllb_mt.require(cfg.translate)
+        checks.append(lambda: _backend("nllb_mt").require(cfg.translate))
     elif cfg.translate.backend == "seamless":
-        from dubclr.counterfactual.backends import seamless_m4t
-        seamless_m4t.require(cfg.translate.seamless_model, "translate.backend 'seamless'")
+        checks.append(lambda: _backend("seamless_m4t").require(
+            cfg.translate.seamless_model, "translate.backend 'seamless'"))
     if cfg.synthesize.backend == "seamless":
-        from dubclr.counterfactual.backends import seamless_m4t
-        seamless_m4t.require(cfg.synthesize.seamless_model, "synthesize.backend 'seamless'")
+        checks.append(lambda: _backend("seamless_m4t").require(
+            cfg.synthesize.seamless_model, "synthesize.backend 'seamless'"))
     else:
-        _require_espeak(cfg.languages)
+        checks.append(lambda: _require_espeak(cfg.languages))
     if cfg.voice.backend == "lvc":
-        from dubclr.counterfactual.backends import lvc_vc
-        lvc_vc.require(cfg.voice)
+        checks.append(lambda: _backend("lvc_vc").require(cfg.voice))
     elif cfg.voice.backend == "praat":
-        from dubclr.counterfactual.backends.hub import require_package
-        require_package("parselmouth", "praat-parselmouth", "voice.backend 'praat'")
+        checks.append(lambda: hub.require_package("parselmouth", "praat-parselmouth",
+                                                  "voice.backend 'praat'"))
     if cfg.master.eq == "matchering":
-        from dubclr.counterfactual.backends import matchering_eq
-        matchering_eq.require()
+        checks.append(lambda: _backend("matchering_eq").require())
+    return checks
+
+
+def _backend(name: str):
+    import importlib
+
+    return importlib.import_module(f"dubclr.counterfactual.backends.{name}")
 
 
 def _require_espeak(languages: list[str]) -> None:
@@ -82,7 +101,7 @@ def check_title_inputs(cfg: CounterfactualConfig, video: Path, source: str) -> l
                 missing.append(str(folder / name))
     if cfg.transcribe.backend == "subtitles" and find_sidecar(video, source) is None:
         missing.append(f"{video.with_suffix('')}.{source}.srt")
-    if cfg.translate.backend == "subtitles":
+    if cfg.translate.backend == "subtitles" and cfg.translate.missing_subtitles == "fail":
         for lang in cfg.languages:
             if lang != source and find_sidecar(video, lang) is None:
                 missing.append(f"{video.with_suffix('')}.{lang}.srt")

@@ -17,7 +17,10 @@ from dubclr.progress import progress
 
 _RATE = 16000
 _SHOW_S = 10.0
-_COLUMNS = (("duration_error_s", "duration error (s)"), ("placement_error_s", "placement error (s)"),
+_COLUMNS = (("translation", "translation"), ("original_speech_s", "original speech (s)"),
+            ("dub_speech_s", "dubbed speech (s)"), ("speech_coverage", "speech covered"),
+            ("lines_trimmed", "lines trimmed"), ("leakage_db", "original speech left (dB)"),
+            ("duration_error_s", "duration error (s)"), ("placement_error_s", "placement error (s)"),
             ("loudness_diff_lu", "loudness diff. (LU)"), ("sbr_db", "speech/background (dB)"),
             ("sbr_original_db", "original speech/background (dB)"),
             ("flagged_segments", "flagged segments"), ("segments", "segments"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from dubclr.errors import DubclrError
 from dubclr.media.subtitles import format_srt as media_format_srt
 
 SUBTITLE_EXTENSIONS = (".srt", ".vtt")
+REVOICED = "re-voiced, not translated"  # how a dub without a translation is labelled
+MIN_SEGMENT_S = 0.1  # shorter "segments" (faster-whisper gives 20 ms ones) carry no speech
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 
 
@@ -88,23 +91,58 @@ def require_sidecar(video: str | Path, language: str) -> Path:
     return found
 
 
-def match_translations(source: list[Segment], target: list[Segment]) -> list[Segment]:
-    """Give each source segment the target-language text of the cues that overlap it most.
+def cue_lines(speech: list[Segment], cues: list[Segment], max_gap_s: float = 0.5) -> list[Segment]:
+    """Dub lines from target-language cues, timed to the source speech they translate.
 
-    Subtitles of two languages are timed separately; a target cue goes to the source segment
-    it overlaps longest (or the nearest one), so cue counts may differ.
-    """
-    texts: list[list[str]] = [[] for _ in source]
-    for cue in target:
-        overlaps = [min(cue.end, s.end) - max(cue.start, s.start) for s in source]
-        if not overlaps:
-            break
-        best = max(range(len(source)), key=lambda i: overlaps[i])
-        if overlaps[best] <= 0:
-            mid = (cue.start + cue.end) / 2
-            best = min(range(len(source)), key=lambda i: abs((source[i].start + source[i].end) / 2 - mid))
-        texts[best].append(cue.text)
-    return [Segment(s.start, s.end, " ".join(t)) for s, t in zip(source, texts)]
+    Each source speech segment goes to the cue it overlaps longest (or the nearest cue within
+    ``max_gap_s``: subtitles are timed loosely), and a cue's line runs from the first to the
+    last of its segments: a cue over several short speech segments fills all of them rather
+    than one. A cue that won no segment joins the line of the segment it overlaps (two cues
+    over one breath become one line, in cue order); one with no speech near it at all keeps
+    its own timing. Lines are sorted and never overlap."""
+    cues = sorted(cues, key=lambda c: c.start)
+    if not cues:
+        return []
+
+    def gap(a: Segment, b: Segment) -> float:  # < 0 when they overlap (by that much)
+        return max(a.start, b.start) - min(a.end, b.end)
+
+    owner = [min(range(len(cues)), key=lambda j: gap(seg, cues[j])) for seg in speech]
+    owner = [j if gap(seg, cues[j]) <= max_gap_s else None for seg, j in zip(speech, owner)]
+    spans = {j: [seg for seg, o in zip(speech, owner) if o == j] for j in set(owner) - {None}}
+    texts: dict[int, list[str]] = {}
+    alone = []
+    for j, cue in enumerate(cues):
+        if j in spans:
+            host = j
+        else:
+            near = [i for i, seg in enumerate(speech) if owner[i] is not None
+                    and gap(seg, cue) <= max_gap_s]
+            host = owner[min(near, key=lambda i: gap(speech[i], cue))] if near else None
+        if host is None:
+            alone.append(cue)
+        else:
+            texts.setdefault(host, []).append(cue.text)
+    lines = sorted([Segment(min(s.start for s in spans[j]), max(s.end for s in spans[j]),
+                            " ".join(texts[j])) for j in texts] + alone, key=lambda s: s.start)
+    for i in range(len(lines) - 1):  # a line ends where the next one starts
+        if lines[i].end > lines[i + 1].start:
+            lines[i] = Segment(lines[i].start, max(lines[i].start, lines[i + 1].start), lines[i].text)
+    return [line for line in lines if line.duration > 0]
+
+
+def clip_to_duration(segments: Iterable[Segment], duration: float,
+                     min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
+    """Segments within ``[0, duration]``: one starting at or after the end is dropped, one
+    running past it is cut there, and one left shorter than ``min_seconds`` or without text is
+    dropped (Whisper times speech past the end of short audio; a subtitle file can outlast its
+    video). A segment outside the track would give the dub stages empty audio to work on."""
+    out = []
+    for seg in segments:
+        start, end = max(0.0, seg.start), min(seg.end, duration)
+        if end - start >= min_seconds and seg.text.strip():
+            out.append(Segment(round(start, 3), round(end, 3), seg.text.strip()))
+    return out
 
 
 def save_segments(path: str | Path, segments: list[Segment]) -> None:

@@ -15,8 +15,10 @@ from dubclr.counterfactual.config import CounterfactualConfig
 from dubclr.counterfactual.master import master_segment
 from dubclr.counterfactual.preflight import stems_folder
 from dubclr.counterfactual.segments import (
+    REVOICED,
     Segment,
-    match_translations,
+    cue_lines,
+    find_sidecar,
     read_subtitles,
     require_sidecar,
 )
@@ -56,6 +58,16 @@ def separate(video: Path, mixture: np.ndarray, source: str, cfg: CounterfactualC
     return speech, background, {"demucs_model": cfg.separate.demucs_model}
 
 
+def reference_speech(video: Path, source: str, rate: int, length: int) -> np.ndarray | None:
+    """The clean original speech where it is known (a ``stems/<title>/speech.<lang>.wav``, as
+    the synthetic corpus has), for measuring leakage; None elsewhere."""
+    path = stems_folder(video) / f"speech.{source}.wav"
+    if not path.is_file():
+        return None
+    samples, stem_rate = read_wav(path)
+    return fit_length(resample(samples, stem_rate, rate), length)
+
+
 # -- transcribe / translate ----------------------------------------------------------------
 
 def transcribe(video: Path, speech: np.ndarray, source: str, cfg: CounterfactualConfig
@@ -74,12 +86,17 @@ def transcribe(video: Path, speech: np.ndarray, source: str, cfg: Counterfactual
 
 
 def translate(video: Path, segments: list[Segment], source: str, target: str,
-              cfg: CounterfactualConfig) -> list[Segment]:
+              cfg: CounterfactualConfig) -> tuple[list[Segment], dict]:
+    """The dub's lines in ``target`` (timed) and how they were made (``translation``)."""
     backend = cfg.translate.backend
     if backend == "none":  # speech-to-speech: the synthesizer reads the source audio
-        return [Segment(s.start, s.end, "") for s in segments]
+        return [Segment(s.start, s.end, "") for s in segments], {"translation": "speech-to-speech"}
     if backend == "subtitles":
-        return match_translations(segments, read_subtitles(require_sidecar(video, target)))
+        sidecar = find_sidecar(video, target)
+        if sidecar is None and cfg.translate.missing_subtitles == "revoice":
+            return list(segments), {"translation": REVOICED}
+        cues = read_subtitles(sidecar or require_sidecar(video, target))
+        return cue_lines(segments, cues), {"translation": "subtitles", "subtitles": str(sidecar)}
     texts = [s.text for s in segments]
     if backend == "nllb":
         from dubclr.counterfactual.backends.nllb_mt import translate as nllb
@@ -89,7 +106,7 @@ def translate(video: Path, segments: list[Segment], source: str, target: str,
         from dubclr.counterfactual.backends.seamless_m4t import translate_text
 
         out = translate_text(texts, source, target, cfg.translate.seamless_model, cfg.translate.device)
-    return [Segment(s.start, s.end, t) for s, t in zip(segments, out)]
+    return [Segment(s.start, s.end, t) for s, t in zip(segments, out)], {"translation": backend}
 
 
 # -- per-segment audio stages ----------------------------------------------------------------

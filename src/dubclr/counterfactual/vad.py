@@ -3,7 +3,8 @@
 ``silero`` uses the model files the silero-vad package ships (TorchScript, run on numpy input, so
 no torchaudio); ``energy`` is a plain frame-energy detector with hysteresis for when that package
 is missing. The gate is a lower-quality stand-in for Demucs: it learns the background's spectrum
-where nobody speaks and attributes to speech only what stands above it inside speech regions.
+where nobody speaks and, inside speech regions, gives the background each bin's Wiener share
+(background power over bin power), the rest to speech.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ def gate_separate(mixture: np.ndarray, rate: int, regions: list[tuple[float, flo
     mag = np.abs(spec)
     quiet = mag[:, ~in_speech] if (~in_speech).sum() >= 4 else mag
     profile = np.percentile(quiet, 60, axis=1, keepdims=True) * 10 ** (threshold_db / 20)
-    bg_mask = np.minimum(1.0, profile / np.maximum(mag, 1e-9))
+    # Wiener gain of the background: its (profile) power over the bin's power. The amplitude
+    # ratio kept the original speech in the background (and so in every dub) at about -18 dB
+    # on the synthetic corpus, -10 dB on its worst title; the power ratio halves that in dB.
+    bg_mask = np.minimum(1.0, (profile / np.maximum(mag, 1e-9)) ** 2)
     soft_speech = uniform_filter1d(in_speech.astype(float), size=5)  # ease region edges
     bg_mask = 1.0 - soft_speech[None, :] * (1.0 - bg_mask)
     _, background = istft(spec * bg_mask, fs=rate, nperseg=nper, noverlap=nper * 3 // 4)

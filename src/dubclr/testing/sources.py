@@ -43,7 +43,7 @@ _PROMPTS = ("demo-congrats", "demo-echotest", "vm-options")
 DEBIAN_FILES: dict[str, tuple[str, ...]] = {
     "alsa-utils": tuple(f"usr/share/sounds/alsa/{n}.wav" for n in (
         "Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left", "Rear_Right",
-        "Side_Left", "Side_Right")),
+        "Side_Left", "Side_Right", "Noise")),
     "asterisk-core-sounds-es-gsm": tuple(f"{_ASTERISK}/es_MX_f_Allison/{n}.gsm" for n in _PROMPTS),
     "asterisk-core-sounds-fr-gsm": tuple(f"{_ASTERISK}/fr_CA_f_June/{n}.gsm" for n in _PROMPTS),
     "asterisk-core-sounds-it-gsm": tuple(f"{_ASTERISK}/it_IT_m_Carlo/{n}.gsm" for n in _PROMPTS),

@@ -17,8 +17,13 @@ def require_package(module: str, pip_name: str, why: str) -> None:
 
 
 def require_hf_model(repo_id: str, why: str) -> str:
-    """Local snapshot folder of ``repo_id``; never downloads."""
+    """Local snapshot folder of a transformers model ``repo_id``; never downloads."""
     require_package("transformers", "transformers", why)
+    return require_hf_snapshot(repo_id, why)
+
+
+def require_hf_snapshot(repo_id: str, why: str) -> str:
+    """Local snapshot folder of ``repo_id`` in the Hugging Face cache; never downloads."""
     require_package("huggingface_hub", "huggingface_hub", why)
     from huggingface_hub import snapshot_download
 
@@ -30,4 +35,5 @@ def require_hf_model(repo_id: str, why: str) -> str:
         raise BackendUnavailableError(
             f"{why} needs the model '{repo_id}', which is not in the Hugging Face cache "
             f"({HF_HUB_CACHE}; {type(exc).__name__}). Fetch it once with: "
-            f"huggingface-cli download {repo_id}  (or set HF_HOME to where it is)") from None
+            f"hf download {repo_id}  (huggingface_hub's command line; or set HF_HOME to where "
+            f"it is)") from None

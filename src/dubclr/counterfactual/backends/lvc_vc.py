@@ -1,11 +1,15 @@
 """Voice conversion with an external LVC-VC checkout (the paper's step 5).
 
 LVC-VC is not a package: point ``voice.lvc_dir`` at a clone of github.com/wonjune-kang/lvc-vc
-with its ``weights/`` downloaded. Each segment pair is handed to its inference script.
+with its ``weights/`` downloaded. Each segment pair is handed to its inference script
+(``-c CONFIG -p WEIGHTS -e SPEAKER_ENCODER -g GPU -s SOURCE -t TARGET -o OUT``, 16 kHz WAVs),
+run with ``HF_HUB_OFFLINE=1``: the script loads ``facebook/wav2vec2-large-xlsr-53`` through
+transformers, which must already be in the Hugging Face cache.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,6 +22,7 @@ from dubclr.errors import BackendUnavailableError
 from dubclr.media import resample
 
 _RATE = 16000
+CONTENT_MODEL = "facebook/wav2vec2-large-xlsr-53"  # LVC-VC's content encoder, loaded at run time
 
 
 def require(cfg: VoiceConfig) -> None:
@@ -32,6 +37,9 @@ def require(cfg: VoiceConfig) -> None:
             raise BackendUnavailableError(
                 f"voice.backend 'lvc': {root / rel} is missing; the checkout needs its inference "
                 f"script, config and the pretrained weights from the LVC-VC README")
+    from dubclr.counterfactual.backends.hub import require_hf_snapshot
+
+    require_hf_snapshot(CONTENT_MODEL, "voice.backend 'lvc' (LVC-VC's content encoder)")
 
 
 def convert(synth: np.ndarray, reference: np.ndarray, rate: int, cfg: VoiceConfig) -> np.ndarray:
@@ -43,7 +51,8 @@ def convert(synth: np.ndarray, reference: np.ndarray, rate: int, cfg: VoiceConfi
         cmd = [cfg.lvc_python, cfg.lvc_script, "-c", cfg.lvc_config, "-p", cfg.lvc_weights,
                "-e", cfg.lvc_speaker_encoder, "-g", str(cfg.lvc_gpu), "-s", str(src), "-t", str(ref),
                "-o", str(out)]
-        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
         if done.returncode != 0 or not out.is_file():
             raise BackendUnavailableError(f"LVC-VC failed ({' '.join(cmd)}): "
                                           f"{done.stderr.strip()[-500:]}")

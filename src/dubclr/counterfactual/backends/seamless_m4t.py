@@ -4,12 +4,21 @@ translation (the paper's step 3). Output speech is 16 kHz."""
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
 from dubclr.counterfactual.backends.hub import require_hf_model
 from dubclr.counterfactual.languages import seamless_code
+from dubclr.errors import DubclrError
 from dubclr.media import resample
+
+_RATE = 16000
+MIN_SPEECH_S = 0.05  # the feature extractor needs a few frames
+
+
+class SpeechInputError(DubclrError):
+    """A speech segment too short (or empty) for speech-to-speech translation."""
 
 
 def require(repo: str, why: str) -> None:
@@ -23,6 +32,12 @@ def _load(repo: str, device: str):
     path = require_hf_model(repo, "the seamless backend")
     cls = SeamlessM4Tv2Model if "v2" in repo else SeamlessM4TModel
     return AutoProcessor.from_pretrained(path), cls.from_pretrained(path).to(device).eval()
+
+
+def audio_keyword(processor) -> str:
+    """The processor's name for its audio argument: 'audio' (transformers >= 4.46) or 'audios'."""
+    params = inspect.signature(processor.__call__).parameters
+    return "audio" if "audio" in params or "audios" not in params else "audios"
 
 
 def translate_text(texts: list[str], source: str, target: str, repo: str, device: str) -> list[str]:
@@ -58,12 +73,13 @@ def speech_to_speech(speech: np.ndarray, rate: int, target: str, repo: str,
                      device: str) -> tuple[np.ndarray, int]:
     import torch
 
+    if len(speech) < MIN_SPEECH_S * rate:
+        raise SpeechInputError(f"speech-to-speech: a {len(speech) / rate:.3f} s speech segment is "
+                               f"too short to translate (at least {MIN_SPEECH_S} s)")
     processor, model = _load(repo, device)
-    audio = resample(speech, rate, 16000)
-    try:
-        inputs = processor(audio=audio, sampling_rate=16000, return_tensors="pt")
-    except (TypeError, ValueError):  # older processors call it 'audios'
-        inputs = processor(audios=audio, sampling_rate=16000, return_tensors="pt")
+    audio = resample(speech, rate, _RATE)
+    inputs = processor(**{audio_keyword(processor): audio}, sampling_rate=_RATE,
+                       return_tensors="pt")
     with torch.inference_mode():
         out = model.generate(**inputs.to(device), tgt_lang=seamless_code(target))
     return _speech(out), int(model.config.sampling_rate)

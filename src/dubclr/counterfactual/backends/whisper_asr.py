@@ -1,4 +1,8 @@
-"""Transcription with segment timestamps by Whisper: openai-whisper or faster-whisper."""
+"""Transcription with segment timestamps by Whisper: openai-whisper or faster-whisper.
+
+``transcribe.whisper_model`` is a model name looked up in the implementation's cache, or a local
+checkpoint: a ``.pt`` file (openai-whisper) or a CTranslate2 model folder (faster-whisper).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dubclr.counterfactual.config import TranscribeConfig
-from dubclr.counterfactual.segments import Segment
+from dubclr.counterfactual.segments import Segment, clip_to_duration
 from dubclr.errors import BackendUnavailableError
 from dubclr.media import resample
 
@@ -18,9 +22,13 @@ from dubclr.media import resample
 def _impl(cfg: TranscribeConfig) -> str:
     if cfg.whisper_impl != "auto":
         return cfg.whisper_impl
-    if importlib.util.find_spec("faster_whisper"):
+    local = Path(cfg.whisper_model)
+    if local.is_file():
+        return "openai"  # a .pt checkpoint
+    have_faster, have_openai = (importlib.util.find_spec(m) for m in ("faster_whisper", "whisper"))
+    if have_faster and (local.is_dir() or not local.exists()):
         return "faster"
-    if importlib.util.find_spec("whisper"):
+    if have_openai:
         return "openai"
     raise BackendUnavailableError(
         "transcribe.backend 'whisper' needs openai-whisper or faster-whisper: "
@@ -30,11 +38,24 @@ def _impl(cfg: TranscribeConfig) -> str:
 def _openai_weights(name: str) -> Path:
     import whisper
 
+    if Path(name).is_file():
+        return Path(name)
     if name not in whisper._MODELS:
-        raise BackendUnavailableError(f"transcribe.whisper_model {name!r} is not a Whisper model; "
-                                      f"known: {', '.join(whisper._MODELS)}")
+        raise BackendUnavailableError(f"transcribe.whisper_model {name!r} is neither a Whisper "
+                                      f"model ({', '.join(whisper._MODELS)}) nor a .pt file")
     root = Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
     return root / os.path.basename(whisper._MODELS[name])
+
+
+def _faster_model_dir(name: str) -> str:
+    from faster_whisper.utils import download_model
+
+    if Path(name).is_dir():
+        if not (Path(name) / "model.bin").is_file():
+            raise BackendUnavailableError(f"transcribe.whisper_model {name}: not a CTranslate2 "
+                                          "model folder (no model.bin)")
+        return name
+    return download_model(name, local_files_only=True)
 
 
 def require(cfg: TranscribeConfig) -> None:
@@ -50,13 +71,13 @@ def require(cfg: TranscribeConfig) -> None:
                 f"Whisper model {cfg.whisper_model!r} is not in its cache ({path}). Fetch it once "
                 f"with: python -c \"import whisper; whisper.load_model('{cfg.whisper_model}')\"")
         return
-    try:
-        from faster_whisper.utils import download_model
-    except ImportError:
+    if importlib.util.find_spec("faster_whisper") is None:
         raise BackendUnavailableError("transcribe.whisper_impl 'faster' needs faster-whisper: "
-                                      "pip install faster-whisper") from None
+                                      "pip install faster-whisper")
     try:
-        download_model(cfg.whisper_model, local_files_only=True)
+        _faster_model_dir(cfg.whisper_model)
+    except BackendUnavailableError:
+        raise
     except Exception as exc:
         raise BackendUnavailableError(
             f"faster-whisper model {cfg.whisper_model!r} is not in the Hugging Face cache "
@@ -69,13 +90,11 @@ def _model(impl: str, name: str, device: str):
     if impl == "openai":
         import whisper
 
-        return whisper.load_model(name, device=device)
+        return whisper.load_model(str(_openai_weights(name)), device=device)
     from faster_whisper import WhisperModel
-    from faster_whisper.utils import download_model
 
     compute = "int8" if device == "cpu" else "float16"
-    return WhisperModel(download_model(name, local_files_only=True), device=device,
-                        compute_type=compute)
+    return WhisperModel(_faster_model_dir(name), device=device, compute_type=compute)
 
 
 def transcribe(speech: np.ndarray, rate: int, language: str, cfg: TranscribeConfig) -> list[Segment]:
@@ -83,9 +102,10 @@ def transcribe(speech: np.ndarray, rate: int, language: str, cfg: TranscribeConf
     audio = resample(speech, rate, 16000)
     model = _model(impl, cfg.whisper_model, cfg.device)
     if impl == "openai":
-        result = model.transcribe(audio, language=language, task="transcribe", fp16=False)
+        result = model.transcribe(audio, language=language, task="transcribe",
+                                  fp16=cfg.device != "cpu")
         found = [(s["start"], s["end"], s["text"]) for s in result["segments"]]
     else:
         segments, _ = model.transcribe(audio, language=language, task="transcribe")
         found = [(s.start, s.end, s.text) for s in segments]
-    return [Segment(float(a), float(b), t.strip()) for a, b, t in found if b > a and t.strip()]
+    return clip_to_duration((Segment(a, b, t) for a, b, t in found), len(speech) / rate)
