@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -36,6 +37,7 @@ from dubclr.shards.scan import PictureInfo, ShotFrames, scan_shots
 from dubclr.shards.video import SHARD_FPS, VideoCodec, encode_clip
 
 SHARDS_DIR = "shards"
+log = logging.getLogger("dubclr.shards")
 TMP_MARK = ".tmp-"
 
 
@@ -133,6 +135,27 @@ def build_title(job: TitleJob, out_dir: Path, options: ShardOptions
                      seconds=sum(r.end - r.start for r in records), duration=job.duration,
                      cpu_seconds=time.process_time() - cpu0)
     return title, records
+
+
+def build_row(row: dict, out_dir: str, options: str) -> dict:
+    """The Ray Data map function: one title in, its index rows (or its failure) out."""
+    job = TitleJob.from_json(row["job"])
+    try:
+        title, records = build_title(job, Path(out_dir), ShardOptions.from_json(options))
+    except Exception as exc:  # a title that fails is recorded and the build goes on
+        log.warning("%s: %s: %s", job.name, type(exc).__name__, exc)
+        return {"name": job.name, "ok": False, "result": "", "error": type(exc).__name__,
+                "reason": str(exc) or repr(exc)}
+    result = {"title": asdict(title), "records": [_record_dict(r) for r in records]}
+    return {"name": job.name, "ok": True, "result": json.dumps(result), "error": "",
+            "reason": ""}
+
+
+def _record_dict(row: RecordRow) -> dict:
+    raw = asdict(row)
+    raw["languages"] = list(row.languages)
+    raw["members"] = {k: list(v) for k, v in row.members.items()}
+    return raw
 
 
 def _record(job: TitleJob, shot: ShotFrames, picture: PictureInfo, sources, options

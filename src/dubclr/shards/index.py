@@ -26,6 +26,7 @@ from pathlib import Path
 from dubclr.errors import CatalogError
 
 INDEX_VERSION = 1
+INDEX_NAME = "index.sqlite"  # in the output folder, next to shards/
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dubclr.data.catalog import Catalog, TitleRecord
@@ -33,13 +33,12 @@ from dubclr.shards.build import (
     ShardOptions,
     TitleJob,
     TrackJob,
-    build_title,
+    build_row,
     job_fingerprint,
 )
-from dubclr.shards.index import RecordRow, ShardIndex, TitleRow
+from dubclr.shards.index import INDEX_NAME, RecordRow, ShardIndex, TitleRow
 from dubclr.shards.record import SEPARATED
 
-INDEX_NAME = "index.sqlite"
 log = logging.getLogger("dubclr.shards")
 
 
@@ -153,27 +152,6 @@ def _record(index: ShardIndex, job: TitleJob, result: dict, options: ShardOption
         index.put_failure(job.name, job.path, job.fingerprint, options.to_json(),
                           result["error"], result["reason"])
         report.failed.append((job.name, f"{result['error']}: {result['reason']}"))
-
-
-def build_row(row: dict, out_dir: str, options: str) -> dict:
-    """The Ray Data map function: one title in, its index rows (or its failure) out."""
-    job = TitleJob.from_json(row["job"])
-    try:
-        title, records = build_title(job, Path(out_dir), ShardOptions.from_json(options))
-    except Exception as exc:  # a title that fails is recorded and the build goes on
-        log.warning("%s: %s: %s", job.name, type(exc).__name__, exc)
-        return {"name": job.name, "ok": False, "result": "", "error": type(exc).__name__,
-                "reason": str(exc) or repr(exc)}
-    result = {"title": asdict(title), "records": [_record_dict(r) for r in records]}
-    return {"name": job.name, "ok": True, "result": json.dumps(result), "error": "",
-            "reason": ""}
-
-
-def _record_dict(row: RecordRow) -> dict:
-    raw = asdict(row)
-    raw["languages"] = list(row.languages)
-    raw["members"] = {k: list(v) for k, v in row.members.items()}
-    return raw
 
 
 def _run_on_ray(jobs: list[TitleJob], out: Path, options: ShardOptions, workers: int | None,

@@ -29,9 +29,8 @@ from dubclr.media.channels import downmix
 from dubclr.media.errors import CorruptMediaError, WindowError
 from dubclr.media.video import uniform_subsample_indices
 from dubclr.shards.audio import decode_flac_window
-from dubclr.shards.index import RecordRow, ShardIndex
+from dubclr.shards.index import INDEX_NAME, RecordRow, ShardIndex
 from dubclr.shards.lanes import choose_lane, decode_on_lane, stack_window
-from dubclr.shards.pipeline import INDEX_NAME
 from dubclr.shards.record import ShotHeader, audio_member
 from dubclr.shards.video import shard_size
 

@@ -1,11 +1,16 @@
 """One sequential decode of a title's picture, cut into its kept shots on the 25 fps grid.
 
-A shot ``[start, end)`` holds the source frames whose timestamps fall in it (the rule of
-`dubclr.media.read_video`). Its frames are scaled to the shard size as they are decoded; when
-the shot ends, the paper's 25 fps rule is applied once, to the whole shot
-(`dubclr.media.resample_indices`: keep ``linspace(0, n - 1, ceil(n / fps * 25))``, floored),
-so shard frame ``j`` shows source frame ``k_j`` of the shot and stands at title time
-``video_start + j / 25``. Frames outside kept shots are decoded but never scaled.
+The paper's 25 fps rule is applied once, to the whole title: `dubclr.media.resample_indices`
+keeps source frames ``linspace(0, n - 1, ceil(n / fps * 25))``, floored, so grid frame ``j``
+shows title frame ``k_j = int(j * (n - 1) / (count - 1))`` and stands at title time
+``t_0 + j / 25`` (``t_0``: the first frame's time). Applied per shot instead, the rule would
+squeeze a shot's frames by up to a frame at its end; over the title it drifts by less than
+one frame in all. ``n`` is the probed frame count (for streams that do not state it,
+duration x rate, which moves the grid by a fraction of a frame at most).
+
+A shot ``[start, end)`` holds the grid frames whose source frame's timestamp falls in it (the
+rule `dubclr.media.read_video` applies to source frames). They are scaled to the shard size as
+they are decoded; frames outside kept shots are decoded but never scaled.
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ class ShotFrames:
     index: int  # the catalog's shot index
     start: float
     end: float
-    video_start: float  # title time of the shot's first source frame
+    video_start: float  # title time of the shot's first grid frame: t_0 + j / 25
     frames: list[av.VideoFrame]
-    source_indices: list[int]  # k_j: which source frame of the shot each shard frame shows
+    source_indices: list[int]  # k_j: the title frame each shard frame shows
 
 
 @dataclass(frozen=True)
 class PictureInfo:
     fps: float
+    num_frames: int  # n of the 25 fps rule
     width: int  # source size
     height: int
     shard_width: int
@@ -55,50 +61,63 @@ def scan_shots(path: str | Path, shots: Sequence[tuple[int, float, float]], shor
     if info.video is None:
         raise NoVideoStreamError(f"{info.path}: has no video stream; shards need a picture")
     width, height = shard_size(info.video.width, info.video.height, short_side)
-    picture = PictureInfo(fps=info.video.fps, width=info.video.width, height=info.video.height,
-                          shard_width=width, shard_height=height, colour={})
+    frames = info.video.num_frames or round(info.video.duration * info.video.fps)
+    picture = PictureInfo(fps=info.video.fps, num_frames=max(2, frames), width=info.video.width,
+                          height=info.video.height, shard_width=width, shard_height=height,
+                          colour={})
     return picture, _shots(info.path, info.video.index, sorted(shots, key=lambda s: s[1]), picture)
 
 
+def grid_step(fps: float) -> float:
+    """Source frames per 25 fps grid frame."""
+    return 1.0 if abs(fps - SHARD_FPS) < 1e-3 else fps / SHARD_FPS
+
+
 def _shots(path: Path, stream_index: int, shots, picture: PictureInfo) -> Iterator[ShotFrames]:
+    step = grid_step(picture.fps)
     with open_media(path) as container:
         stream = container.streams[stream_index]
         stream.codec_context.thread_count = 1  # one core per build task
         time_base = stream.time_base
-        current, collected, first_time = 0, [], None
+        current, shot, origin = 0, None, None
+        k = j = 0  # title frame, grid frame
         for frame in container.decode(stream):
             pts = frame.pts if frame.pts is not None else frame.dts
             if pts is None:
                 continue
             t = float(pts * time_base)
+            origin = t if origin is None else origin
             while current < len(shots) and t >= shots[current][2] - _EPS:
-                yield _finish(path, shots[current], collected, first_time, picture)
-                current, collected, first_time = current + 1, [], None
+                yield _finish(path, shots[current], shot)
+                current, shot = current + 1, None
             if current == len(shots):
                 return
-            if t >= shots[current][1] - _EPS:
+            first_j = j
+            while int(j * step) <= k:  # the grid frames that show frame k
+                j += 1
+            if t >= shots[current][1] - _EPS and j > first_j:
                 if not picture.colour:
                     picture.colour.update(_colour_tags(frame))
-                first_time = t if first_time is None else first_time
-                collected.append(frame.reformat(width=picture.shard_width,
-                                                height=picture.shard_height, format="yuv420p",
-                                                interpolation="AREA"))
-        for shot in shots[current:]:
-            yield _finish(path, shot, collected, first_time, picture)
-            collected, first_time = [], None
+                if shot is None:
+                    shot = ShotFrames(*shots[current], video_start=origin + first_j / SHARD_FPS,
+                                      frames=[], source_indices=[])
+                scaled = frame.reformat(width=picture.shard_width, height=picture.shard_height,
+                                        format="yuv420p", interpolation="AREA")
+                shot.frames.extend([scaled] * (j - first_j))
+                shot.source_indices.extend([k] * (j - first_j))
+            k += 1
+        for pending in shots[current:]:
+            yield _finish(path, pending, shot)
+            shot = None
 
 
-def _finish(path: Path, shot, collected: list, first_time: float | None,
-            picture: PictureInfo) -> ShotFrames:
-    index, start, end = shot
-    if not collected:
+def _finish(path: Path, bounds, shot: ShotFrames | None) -> ShotFrames:
+    index, start, end = bounds
+    if shot is None:
         raise CorruptMediaError(f"{path}: no frames in shot {index} [{start:.3f}, {end:.3f}) s; "
                                 "the file is truncated or the catalog is stale: re-run "
                                 "`dubclr index`")
-    chosen = resample_indices(len(collected), picture.fps, SHARD_FPS)
-    return ShotFrames(index=index, start=start, end=end, video_start=first_time,
-                      frames=[collected[k] for k in chosen],
-                      source_indices=[int(k) for k in chosen])
+    return shot
 
 
 def _colour_tags(frame: av.VideoFrame) -> dict[str, int]:
