@@ -1,12 +1,11 @@
 """One sequential decode of a title's picture, cut into its kept shots on the 25 fps grid.
 
-The paper's 25 fps rule is applied once, to the whole title: `dubclr.media.resample_indices`
-keeps source frames ``linspace(0, n - 1, ceil(n / fps * 25))``, floored, so grid frame ``j``
-shows title frame ``k_j = int(j * (n - 1) / (count - 1))`` and stands at title time
-``t_0 + j / 25`` (``t_0``: the first frame's time). Applied per shot instead, the rule would
-squeeze a shot's frames by up to a frame at its end; over the title it drifts by less than
-one frame in all. ``n`` is the probed frame count (for streams that do not state it,
-duration x rate, which moves the grid by a fraction of a frame at most).
+The paper's 25 fps rule is applied once, to the whole title and by time: grid frame ``j``
+shows title frame ``k_j = int(j * fps / 25)``, the frame on screen at grid time ``t_0 + j / 25``
+(``t_0``: the first frame's time). That is `dubclr.media.resample_indices`' rule (keep
+``linspace(0, n - 1, ceil(n / fps * 25))``, floored) for a title long enough that the ceil no
+longer matters; applied to each shot or window instead, its ceil squeezes the frames by up to
+one source frame towards the end.
 
 A shot ``[start, end)`` holds the grid frames whose source frame's timestamp falls in it (the
 rule `dubclr.media.read_video` applies to source frames). They are scaled to the shard size as
@@ -24,7 +23,6 @@ import av
 from dubclr.media.container import open_media
 from dubclr.media.errors import CorruptMediaError, NoVideoStreamError
 from dubclr.media.probe import probe
-from dubclr.media.video import resample_indices
 from dubclr.shards.video import SHARD_FPS, shard_size
 
 _EPS = 1e-6  # seconds; as in dubclr.media.video
@@ -45,7 +43,6 @@ class ShotFrames:
 @dataclass(frozen=True)
 class PictureInfo:
     fps: float
-    num_frames: int  # n of the 25 fps rule
     width: int  # source size
     height: int
     shard_width: int
@@ -61,10 +58,8 @@ def scan_shots(path: str | Path, shots: Sequence[tuple[int, float, float]], shor
     if info.video is None:
         raise NoVideoStreamError(f"{info.path}: has no video stream; shards need a picture")
     width, height = shard_size(info.video.width, info.video.height, short_side)
-    frames = info.video.num_frames or round(info.video.duration * info.video.fps)
-    picture = PictureInfo(fps=info.video.fps, num_frames=max(2, frames), width=info.video.width,
-                          height=info.video.height, shard_width=width, shard_height=height,
-                          colour={})
+    picture = PictureInfo(fps=info.video.fps, width=info.video.width, height=info.video.height,
+                          shard_width=width, shard_height=height, colour={})
     return picture, _shots(info.path, info.video.index, sorted(shots, key=lambda s: s[1]), picture)
 
 

@@ -75,7 +75,8 @@ def shard_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 
 def encode_clip(frames: Iterable[av.VideoFrame], width: int, height: int,
                 codec: VideoCodec, colour: dict[str, int] | None = None) -> bytes:
-    """Encode frames (any format; at ``width`` x ``height``) as a 25 fps stream in memory.
+    """Encode frames (at ``width`` x ``height``) as a 25 fps stream in memory; the same frames
+    give the same bytes (one thread, no macroblock tree).
 
     ``colour`` carries the source's ``colorspace``/``color_range``/``color_primaries``/
     ``color_trc`` so the decoded RGB matches what the original converts to.
@@ -93,10 +94,12 @@ def encode_clip(frames: Iterable[av.VideoFrame], width: int, height: int,
             stream.pix_fmt = "yuv420p"
             ctx.gop_size = codec.gop
             # a fixed pattern: keyframes every `gop`, `bframes` non-reference B-frames
-            # between P anchors, none of them referenced (b-pyramid=none)
+            # between P anchors, none of them referenced (b-pyramid=none). mbtree=0: with
+            # fixed B-frames x264's macroblock tree reads memory it never wrote, and the
+            # bytes would differ from run to run.
             bframes = min(codec.bframes, codec.gop - 1)
             params = (f"keyint={codec.gop}:min-keyint={codec.gop}:scenecut=0:bframes={bframes}"
-                      ":b-pyramid=none:b-adapt=0")
+                      ":b-pyramid=none:b-adapt=0:mbtree=0")
             options = {"crf": str(codec.crf), "preset": codec.preset, "x264-params": params}
             if codec.tune:
                 options["tune"] = codec.tune
