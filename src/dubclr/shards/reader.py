@@ -30,7 +30,7 @@ from dubclr.media.errors import CorruptMediaError, WindowError
 from dubclr.media.video import uniform_subsample_indices
 from dubclr.shards.audio import decode_flac_window
 from dubclr.shards.index import INDEX_NAME, RecordRow, ShardIndex
-from dubclr.shards.lanes import choose_lane, decode_on_lane, stack_window
+from dubclr.shards.lanes import choose_lane, decode_on_lane
 from dubclr.shards.record import ShotHeader, audio_member
 from dubclr.shards.video import shard_size
 
@@ -145,12 +145,11 @@ class ShardReader:
 
     def decode(self, encoded: EncodedShot) -> ShotSample:
         """Decode a fetched shot's video on this reader's lane."""
-        union = np.unique(np.concatenate(encoded.frame_indices))
-        frames = decode_on_lane(self.lane, encoded.video, union, size=encoded.size,
-                                name=f"{encoded.header.title} shot {encoded.header.shot}",
-                                reformatter=self._reformatter)
-        return ShotSample(encoded.header, encoded.windows, encoded.frame_indices,
-                          [stack_window(frames, idx) for idx in encoded.frame_indices],
+        video = decode_on_lane(self.lane, encoded.video, encoded.frame_indices,
+                               size=encoded.size,
+                               name=f"{encoded.header.title} shot {encoded.header.shot}",
+                               reformatter=self._reformatter)
+        return ShotSample(encoded.header, encoded.windows, encoded.frame_indices, video,
                           encoded.audio)
 
     def _audio(self, header: ShotHeader, members: dict[str, bytes], language: str, t: float,

@@ -119,20 +119,18 @@ def encode_clip(frames: Iterable[av.VideoFrame], width: int, height: int,
     return buffer.getvalue()
 
 
-def decode_frames(data: bytes, wanted: Sequence[int], *, size: tuple[int, int] | None = None,
-                  name: str = "clip", reformatter: VideoReformatter | None = None
-                  ) -> dict[int, np.ndarray]:
-    """RGB uint8 ``(H, W, 3)`` frames of the clip for each index in ``wanted`` (one pass).
+def decode_windows(data: bytes, windows: Sequence[Sequence[int]], *,
+                   size: tuple[int, int] | None = None, name: str = "clip",
+                   reformatter: VideoReformatter | None = None) -> list[np.ndarray]:
+    """RGB uint8 ``(T, H, W, 3)`` for each window (a list of frame indices), in one pass.
 
-    Only the packets a wanted frame depends on are decoded: from the keyframe before it up to
-    it. ``size`` = (width, height) scales on conversion. Indices past the clip's end get its
-    last frame. A ``reformatter`` kept across calls saves setting up the RGB conversion.
+    Only the packets the wanted frames depend on are decoded (from the keyframe before each up
+    to it), each once, whatever the windows share; each frame is converted to RGB once and
+    copied straight into its windows. ``size`` = (width, height) scales on conversion. Indices
+    past the clip's end get its last frame. A ``reformatter`` kept across calls saves setting
+    up the conversion.
     """
     convert = _Converter(reformatter or VideoReformatter(), size)
-    targets = sorted({int(i) for i in wanted})
-    out: dict[int, np.ndarray] = {}
-    if not targets:
-        return out
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.video[0]
@@ -142,26 +140,28 @@ def decode_frames(data: bytes, wanted: Sequence[int], *, size: tuple[int, int] |
             if not packets:
                 raise CorruptMediaError(f"{name}: the shard video holds no frames; the shard "
                                         "is damaged: rebuild its title")
+            width, height = size or (ctx.width, ctx.height)
+            out = [np.empty((len(w), height, width, 3), dtype=np.uint8) for w in windows]
             indices = [_index_of(p, stream.time_base) for p in packets]
             last = max(indices)
-            pending: dict[int, list[int]] = {}
-            for t in targets:
-                pending.setdefault(min(t, last), []).append(t)
+            slots: dict[int, list[tuple[int, int]]] = {}  # frame -> (window, position)
+            for w, window in enumerate(windows):
+                for position, index in enumerate(window):
+                    slots.setdefault(min(int(index), last), []).append((w, position))
             references = _reference_flags(packets, ctx)
             needed = _packets_needed(indices, [p.is_keyframe for p in packets], references,
-                                     set(pending))
+                                     set(slots))
             for position in needed:
                 for frame in ctx.decode(packets[position]):
-                    _collect(frame, stream.time_base, pending, out, convert)
+                    _fill(frame, stream.time_base, slots, out, convert)
             for frame in ctx.decode(None):
-                _collect(frame, stream.time_base, pending, out, convert)
+                _fill(frame, stream.time_base, slots, out, convert)
     except av.FFmpegError as exc:
         raise CorruptMediaError(f"{name}: cannot decode the shard video ({exc}); the shard is "
                                 "damaged: rebuild its title with `dubclr shards build`") from None
-    missing = [t for t in targets if t not in out]
-    if missing:
-        raise CorruptMediaError(f"{name}: frames {missing[:5]} could not be decoded; the shard "
-                                "is damaged: rebuild its title")
+    if slots:
+        raise CorruptMediaError(f"{name}: frames {sorted(slots)[:5]} could not be decoded; the "
+                                "shard is damaged: rebuild its title")
     return out
 
 
@@ -209,16 +209,21 @@ class _Converter:
         self.reformatter = reformatter
         self.width, self.height = size if size else (None, None)
 
-    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        return self.reformatter.reformat(frame, width=self.width, height=self.height,
-                                         format="rgb24", interpolation="BILINEAR").to_ndarray()
+    def __call__(self, frame: av.VideoFrame) -> tuple[av.VideoFrame, np.ndarray]:
+        """The RGB frame and a ``(H, W, 3)`` view of its pixels (valid while it lives)."""
+        rgb = self.reformatter.reformat(frame, width=self.width, height=self.height,
+                                        format="rgb24", interpolation="BILINEAR", threads=1)
+        plane = rgb.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(rgb.height, plane.line_size)
+        return rgb, rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
 
 
-def _collect(frame, time_base, pending, out, convert) -> None:
-    wanted = pending.get(_index_of(frame, time_base))
+def _fill(frame, time_base, slots, out, convert) -> None:
+    wanted = slots.pop(_index_of(frame, time_base), None)
     if wanted:
-        rgb = convert(frame)
-        out.update((t, rgb) for t in wanted)
+        _keep, pixels = convert(frame)
+        for window, position in wanted:
+            out[window][position] = pixels
 
 
 def _index_of(item, time_base) -> int:
