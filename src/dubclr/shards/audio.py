@@ -22,6 +22,7 @@ from dubclr.media.container import open_media
 from dubclr.media.errors import CorruptMediaError
 
 STORED_BITS = 16
+FLAC_FRAME = 8192  # samples per FLAC frame: a 3 s window decodes ~18 frames (measured fastest)
 _FULL_SCALE = 2 ** (STORED_BITS - 1)
 _LAYOUT_OF = {1: "mono", 2: "stereo"}
 
@@ -57,7 +58,8 @@ def encode_flac(wave: np.ndarray, sample_rate: int, scale: float = 1.0) -> bytes
         stream = container.add_stream("flac", rate=sample_rate)
         stream.layout = _LAYOUT_OF[channels]
         stream.format = "s16"
-        chunk = 4608
+        stream.codec_context.options = {"frame_size": str(FLAC_FRAME)}
+        chunk = FLAC_FRAME
         for start in range(0, interleaved.shape[0], chunk):
             block = interleaved[start:start + chunk]
             frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="s16",
