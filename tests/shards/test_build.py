@@ -112,3 +112,14 @@ def test_headers_are_json(built_shards):
         row = index.records("c_carphone")[0]
     raw = json.loads(_header(out, "c_carphone", row).to_json())
     assert raw["format"] == "dubclr-shot" and raw["version"] == 1
+
+
+def test_info_command_summarises_and_lists_failures(built_shards, capsys):
+    from dubclr.cli import main
+
+    out, _ = built_shards
+    assert main(["shards", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("3 titles, 4 shots") and "failed: d_broken" in text
+    assert main(["shards", "info", str(out / "nowhere")]) == 2
+    assert "dubclr shards build" in capsys.readouterr().err
