@@ -132,11 +132,3 @@ class ShardWriter:
         self._file.close()
         self.path.unlink(missing_ok=True)
 
-
-def read_span(path: str | Path, span: MemberSpan) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(span.offset)
-        data = fh.read(span.size)
-    if len(data) != span.size:
-        raise OSError(f"{path}: truncated at byte {span.offset + len(data)}; rebuild the shard")
-    return data
