@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "train_cmds",  # dubclr train
     "evaluate_cmds",  # dubclr embed, dubclr probe, dubclr bench toy
     "counterfactual_cmds",  # dubclr counterfactual run|report
+    "shards_cmds",  # dubclr shards build|info
 )
 
 

@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 MINUS_3DB = 1 / math.sqrt(2)
 
@@ -100,7 +99,9 @@ def downmix(wave, out_channels: int, layout: Sequence[str] | None = None):
                                         or tuple(layout) == ("FL", "FR")):
         return wave
     matrix = downmix_matrix(layout if layout is not None else in_channels, out_channels)
-    if isinstance(wave, torch.Tensor):
-        m = torch.as_tensor(matrix, dtype=wave.dtype, device=wave.device)
-        return torch.matmul(m, wave)
-    return np.matmul(matrix.astype(wave.dtype, copy=False), wave)
+    if isinstance(wave, np.ndarray):
+        return np.matmul(matrix.astype(wave.dtype, copy=False), wave)
+    import torch  # here, not at import: Ray/loader workers that fold numpy skip torch's import
+
+    m = torch.as_tensor(matrix, dtype=wave.dtype, device=wave.device)
+    return torch.matmul(m, wave)

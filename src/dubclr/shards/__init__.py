@@ -1,0 +1,1 @@
+"""Prepared shot shards: build (`dubclr shards build`, on Ray Data), index and random-access reader."""
