@@ -125,8 +125,9 @@ def _decode_from(container, stream, seek_to: float, start: float,
                    stream=stream, backward=True, any_frame=False)
     landed = None
     kept = []
-    for frame in container.decode(stream):
-        t = _frame_time(frame, time_base)
+    frames = (_counted_frames(container, stream) if container.format.name == "avi"
+              else ((frame, _frame_time(frame, time_base)) for frame in container.decode(stream)))
+    for frame, t in frames:
         if t is None:
             continue
         if landed is None:
@@ -138,6 +139,21 @@ def _decode_from(container, stream, seek_to: float, start: float,
         if t >= start - _EPS:
             kept.append(frame)
     return landed, kept
+
+
+def _counted_frames(container, stream):
+    """(frame, time) for AVI, which stores decode-order timestamps: with B-frames a decoded
+    frame's pts belongs to another frame. Frames come out in display order at a constant
+    rate from the keyframe the seek landed on, so the k-th is at that keyframe's time plus
+    k frames."""
+    fps = stream.average_rate or stream.guessed_rate
+    start, count = None, 0
+    for packet in container.demux(stream):
+        if start is None and packet.dts is not None:
+            start = float(packet.dts * stream.time_base)
+        for frame in packet.decode():
+            yield frame, None if start is None else start + float(count / fps)
+            count += 1
 
 
 def _frame_time(frame: av.VideoFrame, time_base) -> float | None:
