@@ -39,6 +39,11 @@ def test_check_lists_missing_files_up_front_in_one_message(real_catalog, tmp_pat
     assert line.startswith("dubclr: error:") and "2 file(s) it names are gone" in line
     assert sorted(listed) == [f"  {folder / 'camera_480p_2997.mkv'}",
                               f"  {folder / 'short_audio_540p_25.mkv'}"]
+    # `train` checks the same way before its loader starts (no DataLoader traceback)
+    assert main(["train", str(_config(tmp_path, catalog)), f"run_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "2 file(s) it names are gone" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_check_with_zero_batches_decodes_nothing(real_catalog, tmp_path, capsys):

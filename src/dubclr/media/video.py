@@ -94,10 +94,11 @@ def read_video(path: str | Path, start: float, duration: float, fps: float | Non
     chosen = resample_indices(len(frames), info.video.fps, fps) if fps else np.arange(len(frames))
     if num_frames is not None:
         chosen = chosen[uniform_subsample_indices(len(chosen), num_frames)]
-    if short_side is None:
-        return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
     first = frames[int(chosen[0])]
-    width, height = short_side_size(first.width, first.height, short_side, info.video.sar)
+    width, height = (first.width, first.height) if short_side is None else short_side_size(
+        first.width, first.height, short_side, info.video.sar)
+    if (width, height) == (first.width, first.height):  # nothing to scale
+        return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
     return np.stack([frames[i].reformat(width=width, height=height, format="rgb24",
                                         interpolation=SCALE_INTERPOLATION).to_ndarray()
                      for i in chosen])

@@ -85,8 +85,9 @@ class Trainer:
                                 transforms=self.transforms, initialise=resume_from is None)
         previous, changes = {}, []
         if resume_from is not None:
-            previous, changes = restore_run_state(state, resume_from, env, config=to_dict(cfg),
-                                        allow_changes=self.resume_with_changes)
+            previous, changes = restore_run_state(
+                state, resume_from, env, config=to_dict(cfg),
+                allow_changes=self.resume_with_changes)
             if env.is_main:
                 print(f"dubclr: resuming from {resume_from} (step {state.step})", file=sys.stderr)
         self.model, self.state = state.model, state
