@@ -7,7 +7,10 @@ the batch stacks by construction. The square is placed at random along the long 
 training (from the item's own random generator, so a resumed run cuts the same squares) and
 centred in evaluation. A clip whose short side is below ``S`` (a small source) is scaled up
 to ``S`` after the cut. The device-side transform then scales and crops within the square
-(``data.video.train_scale``, ``crop``).
+(``data.video.train_scale``, ``crop``). Every crop of the whole frame stays reachable; its
+position along the long side is now the sum of two uniform draws (the square's, then the
+crop's within it), so crops at the far edges of a wide frame are rarer than with one
+random crop of the whole frame.
 
 The prepared-shards loader stores and reads clips cut by this same function.
 """
