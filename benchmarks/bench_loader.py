@@ -4,7 +4,7 @@ Builds a small synthetic corpus (320x180, 25 fps, 4 languages), indexes it, then
 same quadruplets (same shots, windows and languages) two ways in one process with one thread:
 
 * dubclr: ``QuadrupletDataset`` - seek to each 3 s window, decode only it, convert only the
-  16 sampled frames to RGB, read each audio window sample-exactly;
+  16 sampled frames to RGB, cut the centre square, read each audio window sample-exactly;
 * naive: decode the whole shot (all frames to RGB, both audio tracks over the whole shot),
   then resample / subsample / slice the two windows out of it.
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from dubclr.config import from_dict
+from dubclr.data.clips import square_clip
 from dubclr.data.config import DataConfig
 from dubclr.data.dataset import QuadrupletDataset
 from dubclr.data.indexer import index_folder
@@ -46,7 +47,8 @@ def naive_quadruplet(ds: QuadrupletDataset, position: int, meta: dict) -> dict:
         window = frames[first:last]
         idx = resample_indices(len(window), fps, 25.0)
         idx = idx[uniform_subsample_indices(len(idx), ds.cfg.video.num_frames)]
-        out[key] = torch.from_numpy(np.ascontiguousarray(window[idx].transpose(3, 0, 1, 2)))
+        square = square_clip(window[idx], ds.frame_size)  # the centre square, as evaluation
+        out[key] = torch.from_numpy(np.ascontiguousarray(square.transpose(3, 0, 1, 2)))
     for key, t, lang in (("audio_p", meta["t_p"], meta["lang_p"]),
                          ("audio_s", meta["t_s"], meta["lang_s"])):
         whole = read_audio(shot.path, shot.start, shot.length, track=lang, sample_rate=sr)
@@ -70,10 +72,14 @@ def main() -> None:
     t0 = time.perf_counter()
     report = index_folder(corpus, catalog, jobs=1, show_progress=False)
     index_s = time.perf_counter() - t0
+    # evaluation clips at the corpus' own short side (180): the centre square, unscaled, so
+    # both methods must give identical tensors
     cfg = from_dict(DataConfig, {"catalog": str(catalog), "dub_policy": "random",
-                                 "sampler": {"batch_size": 8, "same_title": 4}, "num_workers": 0})
+                                 "sampler": {"batch_size": 8, "same_title": 4}, "num_workers": 0,
+                                 "video": {"train_scale": [180, 180], "crop": 160,
+                                           "eval_short_side": 180}})
     shots = load_selection(cfg)
-    ds = QuadrupletDataset(shots, cfg)
+    ds = QuadrupletDataset(shots, cfg, train=False)
     sampler = SameTitleBatchSampler([s.title_id for s in shots], 8, 4, seed=0,
                                     batches_per_epoch=max(1, args.items // 8))
     items = [it for batch in sampler.batches(0) for it in batch][: args.items]

@@ -44,6 +44,33 @@ def real_media() -> RealMedia:
     pytest.fail(missing, pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def tiny_catalog(tiny_corpus, tmp_path_factory) -> Path:
+    """catalog.sqlite of the tiny corpus (read-only for tests: copy it to modify)."""
+    out = tmp_path_factory.mktemp("tiny_catalog") / "catalog.sqlite"
+    from dubclr.data.indexer import index_folder
+
+    report = index_folder(tiny_corpus, out, jobs=1, show_progress=False)
+    assert report.failed == 0, report.failures
+    return out
+
+
+REAL_INDEXED = ("short_audio_540p_25", "camera_480p_2997", "original_flag_360p_25")
+
+
+@pytest.fixture(scope="session")
+def real_catalog(real_media, tmp_path_factory):
+    """Three real titles (``REAL_INDEXED``) indexed once: (catalog path, index report).
+    Read-only for tests: copy the catalog (and its folder, ``Catalog.roots()``) to modify."""
+    from dubclr.data.indexer import index_folder
+
+    folder = real_media.copy_to(tmp_path_factory.mktemp("real_titles"), *REAL_INDEXED)
+    catalog = tmp_path_factory.mktemp("real_catalog") / "catalog.sqlite"
+    report = index_folder(folder, catalog, show_progress=False)
+    assert (report.indexed, report.failed) == (3, 0), report.failures
+    return catalog, report
+
+
 # ---------------------------------------------------------------- small media with known content
 
 BANDS = 10  # frame index is written as 10 black/white bands (bit 0 on the left)

@@ -124,3 +124,17 @@ def test_media_probe_of_a_folder_is_a_titles_by_languages_table(media, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [t["path"].rsplit("/", 1)[-1] for t in report["titles"]] == ["a.mp4", "b.mkv"]
     assert [f["path"].rsplit("/", 1)[-1] for f in report["failures"]] == ["c.mkv"]
+
+
+def test_a_reader_that_goes_away_ends_a_command_quietly(tmp_path):
+    """`dubclr models | head -1`: the rest of the output has nowhere to go; that is no
+    error (no traceback, no 'Broken pipe', exit 0)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dubclr", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader leaves before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "Broken pipe" not in err and "Exception" not in err, err

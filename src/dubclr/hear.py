@@ -5,10 +5,12 @@ Scene embeddings cut each sound into 3 s windows with the same tail rule as
 window (zero-padded past either end) on every multiple of 50 ms inside the sound; the
 hop is exactly 2400 samples at 48 kHz, so timestamps never drift.
 
-Inputs are mono float waveforms ``(n_sounds, n_samples)`` at 48 kHz in [-1, 1]: a torch
-tensor or a NumPy array (moved to the model's device, as float32). Integer PCM, NaN or
-infinite samples are refused with the expected form named. Two-channel (controlled-study)
-towers get the mono signal duplicated.
+Inputs are mono float waveforms ``(n_sounds, n_samples)`` at ``model.sample_rate`` (the
+rate the checkpoint was trained at; 48 kHz for every released and toy model) in [-1, 1]: a
+torch tensor or a NumPy array (moved to the model's device, as float32). Integer PCM, NaN
+or infinite samples are refused with the expected form named. Two-channel
+(controlled-study) towers get the mono signal duplicated by the one downmix the loader and
+``dubclr embed`` use; the clip length and mel settings are the checkpoint's.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class HearModel(nn.Module):
             raise CheckpointError("this checkpoint has no audio tower, so it has no HEAR "
                                   "embeddings; pass a checkpoint with an audio tower")
         self.encoder = encoder
+        self.sample_rate = encoder.audio_spec.sample_rate
         self.model = encoder.model  # registered, so .to(device) moves the weights
         self.audio_frontend = encoder.audio_frontend
         self.scene_embedding_size = int(encoder.audio_dim)
@@ -43,7 +46,7 @@ class HearModel(nn.Module):
 
     @property
     def clip_samples(self) -> int:
-        return round(self.encoder.audio_spec.clip_seconds * SAMPLE_RATE)
+        return round(self.encoder.audio_spec.clip_seconds * self.sample_rate)
 
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
@@ -66,7 +69,7 @@ def load_model(model_file_path: str = "", **_ignored) -> HearModel:
     return HearModel(load_encoder(model_file_path, device=device))
 
 
-_WANTED = f"float32 samples in [-1, 1], shape (n_sounds, n_samples), mono at {SAMPLE_RATE} Hz"
+_WANTED = "float32 samples in [-1, 1], shape (n_sounds, n_samples), mono at model.sample_rate"
 
 
 def _check_audio(audio, model: HearModel) -> torch.Tensor:
@@ -96,7 +99,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     """``(n_sounds, n_timestamps, D)`` embeddings and ``(n_sounds, n_timestamps)`` times in ms."""
     audio = _check_audio(audio, model)
     n_sounds, n = audio.shape
-    hop = round(HOP_MS * SAMPLE_RATE / 1000)
+    hop = round(HOP_MS * model.sample_rate / 1000)
     clip = model.clip_samples
     count = max(1, (n - 1) // hop + 1)  # centres 0, hop, ... up to the last sample
     half = clip // 2
@@ -104,7 +107,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     windows = padded.unfold(1, clip, hop)[:, :count]  # (n_sounds, count, clip) view
     emb = model.embed_windows(windows.reshape(n_sounds * count, clip))
     emb = emb.reshape(n_sounds, count, model.timestamp_embedding_size)
-    times = torch.arange(count, dtype=torch.float64) * (hop * 1000.0 / SAMPLE_RATE)
+    times = torch.arange(count, dtype=torch.float64) * (hop * 1000.0 / model.sample_rate)
     times = times.to(torch.float32).to(audio.device).expand(n_sounds, count).contiguous()
     return emb, times
 
@@ -114,7 +117,7 @@ def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     audio = _check_audio(audio, model)
     n_sounds, n = audio.shape
     clip = model.clip_samples
-    spans = audio_windows(n, SAMPLE_RATE, model.encoder.audio_spec.clip_seconds) or [(0, n)]
+    spans = audio_windows(n, model.sample_rate, model.encoder.audio_spec.clip_seconds) or [(0, n)]
     pieces = []
     for s, e in spans:  # windows shorter than a clip are zero-padded by the front-end
         piece = audio[:, s:e]

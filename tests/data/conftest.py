@@ -1,4 +1,5 @@
-"""The tiny corpus indexed once per session, and helpers to build configs on it."""
+"""Helpers to build configs on the indexed catalogs (``tiny_catalog``, ``real_catalog``:
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,6 @@ import pytest
 from dubclr.config import from_dict
 from dubclr.data.config import DataConfig
 from dubclr.data.indexer import index_folder
-
-
-@pytest.fixture(scope="session")
-def tiny_catalog(tiny_corpus, tmp_path_factory) -> Path:
-    """catalog.sqlite of the tiny corpus (read-only for tests: copy it to modify)."""
-    out = tmp_path_factory.mktemp("tiny_catalog") / "catalog.sqlite"
-    report = index_folder(tiny_corpus, out, jobs=1, show_progress=False)
-    assert report.failed == 0, report.failures
-    return out
-
-
-REAL_INDEXED = ("short_audio_540p_25", "camera_480p_2997", "original_flag_360p_25")
-
-
-@pytest.fixture(scope="session")
-def real_catalog(real_media, tmp_path_factory):
-    """Three real titles (``REAL_INDEXED``) indexed once: (catalog path, index report).
-    Read-only for tests: copy the catalog (and its folder, ``Catalog.roots()``) to modify."""
-    folder = real_media.copy_to(tmp_path_factory.mktemp("real_titles"), *REAL_INDEXED)
-    catalog = tmp_path_factory.mktemp("real_catalog") / "catalog.sqlite"
-    report = index_folder(folder, catalog, show_progress=False)
-    assert (report.indexed, report.failed) == (3, 0), report.failures
-    return catalog, report
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def test_index_stats_and_check(tiny_corpus, tmp_path, capsys):
     assert main(["data", "check", str(config), "--batches", "2", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [b["step"] for b in lines] == [0, 1]
-    assert lines[0]["shapes"]["video_p"] == [4, 3, 16, 90, 160]
+    # 160x90 clips leave the worker as squares at the training scale's maximum (320)
+    assert lines[0]["shapes"]["video_p"] == [4, 3, 16, 320, 320]
     assert lines[0]["shapes"]["audio_s"] == [4, 1, 144000]
     assert [{m["lang_s"] for m in b["items"]} for b in lines] == [{"es"}, {"fr"}]
     assert main(["data", "check", str(config), "--batches", "1"]) == 0

@@ -35,7 +35,8 @@ def test_cycle_policy_round_robins_per_batch_and_audio_is_the_dub(tiny_catalog, 
     assert torch.equal(item["audio_s"][0], torch.from_numpy(expected))
     primary = read_audio(shot.path, meta["t_p"], 3.0, track="en")
     assert torch.equal(item["audio_p"][0], torch.from_numpy(primary))
-    assert item["video_p"].shape == (3, 16, 90, 160) and item["video_p"].dtype == torch.uint8
+    # a square at the training scale's maximum short side (320; the 160x90 source scaled up)
+    assert item["video_p"].shape == (3, 16, 320, 320) and item["video_p"].dtype == torch.uint8
 
 
 @pytest.mark.parametrize("policy, expected", [("mono", {"en"}), ("fixed:fr", {"fr"}),

@@ -39,6 +39,11 @@ def test_check_lists_missing_files_up_front_in_one_message(real_catalog, tmp_pat
     assert line.startswith("dubclr: error:") and "2 file(s) it names are gone" in line
     assert sorted(listed) == [f"  {folder / 'camera_480p_2997.mkv'}",
                               f"  {folder / 'short_audio_540p_25.mkv'}"]
+    # `train` checks the same way before its loader starts (no DataLoader traceback)
+    assert main(["train", str(_config(tmp_path, catalog)), f"run_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "2 file(s) it names are gone" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_check_with_zero_batches_decodes_nothing(real_catalog, tmp_path, capsys):
@@ -90,12 +95,20 @@ def test_stats_on_a_file_that_is_not_a_catalog_never_advises_deleting_it(real_me
 
 
 def test_a_policy_language_no_track_has_is_an_error(real_catalog, tmp_path, capsys):
+    """For `data check` and `train` alike, before anything is decoded. (The policy is parsed
+    when the config is read: 639-2 codes become 639-1, a non-code is an error there.)"""
     catalog, _ = real_catalog
     config = _config(tmp_path, catalog)
     assert main(["data", "check", str(config), "--batches", "0",
                  "data.dub_policy=cycle:es,fr,ita,jp"]) == 2
-    err = capsys.readouterr().err
-    assert "no track in ita, jp" in err and "'ita' -> 'it'" in err
-    assert "its languages are en, es, fr, it, und" in err
+    assert "'jp' in 'cycle:es,fr,ita,jp' is not a language code" in capsys.readouterr().err
+    run = f"run_dir={tmp_path / 'run'}"
+    for command in (["data", "check", str(config), "--batches", "1"], ["train", str(config), run],
+                    ["train", str(config), run, "--check"]):
+        assert main([*command, "data.dub_policy=cycle:es,fr,de"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "", command  # nothing was decoded or trained
+        assert "no selected title has a track in de" in captured.err
+        assert "the titles have en, es, fr, it, und" in captured.err
     assert main(["data", "check", str(config), "--batches", "0",
-                 "data.dub_policy=cycle:es,fr,it"]) == 0
+                 "data.dub_policy=cycle:es,fr,ita"]) == 0

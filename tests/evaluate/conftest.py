@@ -27,13 +27,18 @@ def tiny_model():
     return make_tiny_model
 
 
+# what `dubclr train` records with default data settings (the towers give the rest)
+RECORDED_DEFAULTS = {"clip_seconds": 3.0, "video": {"fps": 25.0}, "audio": {"sample_rate": 48000}}
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny audiovisual model saved in our checkpoint format."""
     from dubclr.models.checkpoint import save_model
 
     out = tmp_path_factory.mktemp("ckpt") / "tiny_av"
-    save_model(make_tiny_model(0), out, provenance={"note": "random init, evaluation tests"})
+    save_model(make_tiny_model(0), out, provenance={"note": "random init, evaluation tests",
+                                                    "data": RECORDED_DEFAULTS})
     return out
 
 
@@ -43,7 +48,8 @@ def tiny_audio_checkpoint(tmp_path_factory):
     from dubclr.models.checkpoint import save_model
 
     out = tmp_path_factory.mktemp("ckpt") / "tiny_stereo_audio"
-    save_model(make_tiny_model(1, video=False, channels=2), out)
+    save_model(make_tiny_model(1, video=False, channels=2), out,
+               provenance={"data": RECORDED_DEFAULTS})
     return out
 
 

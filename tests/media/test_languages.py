@@ -9,7 +9,7 @@ from dubclr.media.languages import is_language_tag, to_iso639_2
     ("spa", "es"), ("es-419", "es"), ("fre", "fr"), ("fra", "fr"), ("jpn", "ja"), ("ger", "de"),
     ("deu", "de"), ("ita", "it"), ("kor", "ko"), ("chi", "zh"), ("zho", "zh"), ("por", "pt"),
     ("", "und"), (None, "und"), ("und", "und"), ("mul", "und"), ("zxx", "und"), ("  ", "und"),
-    ("yue", "yue"), ("12", "und"),
+    ("yue", "yue"), ("12", "und"), ("sve", "sv"), ("hr ", "hr"),  # QuickTime's spellings
 ])
 def test_normalize_language(tag, expected):
     assert normalize_language(tag) == expected

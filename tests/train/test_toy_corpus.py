@@ -16,12 +16,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(scope="module")
-def catalog(tiny_corpus, tmp_path_factory) -> Path:
-    from dubclr.data.indexer import index_folder
-
-    path = tmp_path_factory.mktemp("toy_catalog") / "catalog.sqlite"
-    index_folder(tiny_corpus, path, show_progress=False)
-    return path
+def catalog(tiny_catalog) -> Path:
+    return tiny_catalog
 
 
 def run_cli(config: str, catalog: Path, run_dir: Path, *extra: str) -> int:

@@ -129,7 +129,8 @@ def toy_config(run_dir, **overrides):
     return from_dict(TrainConfig, apply_overrides(base, [f"{k}={v}" for k, v in overrides.items()]))
 
 
-def train(run_dir, resume=None, loader_kwargs=None, model_kwargs=None, **overrides):
+def train(run_dir, resume=None, loader_kwargs=None, model_kwargs=None,
+          resume_with_changes=False, **overrides):
     from dubclr.train.distributed import launch_env
     from dubclr.train.loop import Trainer
 
@@ -139,7 +140,7 @@ def train(run_dir, resume=None, loader_kwargs=None, model_kwargs=None, **overrid
     loader = RandomClips(rank=rank, world_size=world, **(loader_kwargs or {}))
     cfg = toy_config(run_dir, **overrides)
     return Trainer(cfg, model=model, loader=loader, transforms=(None, None), resume=resume,
-                   show_progress=False).fit()
+                   resume_with_changes=resume_with_changes, show_progress=False).fit()
 
 
 if __name__ == "__main__":  # used by the kill/resume test as a separate process

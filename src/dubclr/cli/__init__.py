@@ -13,6 +13,7 @@ import sys
 
 from dubclr import __version__
 from dubclr.cli.overrides import merge_overrides
+from dubclr.cli.streams import silence_stdout
 from dubclr.errors import DubclrError
 
 # One module per area, each registering its own sub-commands.
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.command is None else 2
     try:
         rc = args.func(args)
+        sys.stdout.flush()  # a reader that has gone (`| head`) shows here at the latest
+    except BrokenPipeError:  # the reader took what it wanted: end quietly
+        silence_stdout()
+        return 0
     except DubclrError as exc:
         print(f"dubclr: error: {exc}", file=sys.stderr)
         return 2

@@ -57,8 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "check", help="show what the model will see: the composition of the first batches",
         description="Load a training config (the whole config is validated, as `dubclr train` "
         "does), build its training loader and print each batch's titles, shots, languages of "
-        "a_p and a_s, window times and tensor shapes. A relative data.catalog is looked up in "
-        "the current folder, then beside the config.")
+        "a_p and a_s, window times and tensor shapes. Files the catalog names but that are "
+        "gone, and dub-policy languages no selected title has, are errors before anything is "
+        "decoded. Every audio window is checked against its track's measured audio: one "
+        "outside it (it would train on silence) is listed and the command exits 1. A relative "
+        "data.catalog is looked up in the current folder, then beside the config.")
     ck.add_argument("config", type=Path, help="training YAML, e.g. configs/toy/EN.yaml")
     ck.add_argument("--batches", type=int, default=2, help="how many batches to show (default 2)")
     add_override_arguments(ck, "data.sampler.batch_size=4 seed=3 (as in `dubclr train`)")
@@ -112,7 +115,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from dubclr.config import load_config
-    from dubclr.data.catalog import Catalog, require_catalog_files
+    from dubclr.data.dataset import windows_outside_audio
     from dubclr.data.loader import build_train_loader
     from dubclr.progress import progress
     from dubclr.train.config import TrainConfig
@@ -124,18 +127,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         if beside.exists():
             cfg.catalog = beside
     seed = args.seed if args.seed is not None else train_cfg.seed
-    with Catalog.open(cfg.catalog) as catalog:
-        require_catalog_files(catalog)  # every missing file in one message, before decoding
-        check_policy_languages(cfg.dub_policy, catalog.dialogue_languages(), catalog.path)
+    # (missing files and unknown policy languages are errors here, before any decoding)
     loader = build_train_loader(cfg, rank=args.rank, world_size=args.world_size, seed=seed)
     if not args.json:
         print(f"{len(loader)} batches per epoch, batch {cfg.sampler.batch_size} per rank, "
               f"k={cfg.sampler.group_size()} per title, dub policy {cfg.dub_policy}")
     shown = max(0, min(args.batches, len(loader)))
+    shots = {shot.shot_id: shot for shot in loader.dataset.shots}
     bar = progress(total=shown, desc="batches", unit="batch")
+    outside = 0
     # iterating starts the workers decoding ahead: with nothing to show, do not start
     for step, batch in zip(range(shown), loader if shown else ()):
         bar.update(1)
+        for meta in batch["meta"]:  # every window must lie where its tracks have audio
+            meta["outside_audio"] = windows_outside_audio(shots[meta["shot_id"]], meta)
+            outside += len(meta["outside_audio"])
         summary = describe_batch(step, batch)
         if args.json:
             print(json.dumps(summary))
@@ -144,24 +150,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     bar.close()
     print(f"{loader.clips} clips read, {loader.replaced} replaced after decode errors",
           file=sys.stderr)
+    if outside:
+        print(f"dubclr: error: {outside} audio window(s) lie outside their track's audio (listed "
+              "above): they would train on silence. The catalog no longer matches the media: re-run "
+              "`dubclr index` on its folder", file=sys.stderr)
+        return 1
     return 0
-
-
-def check_policy_languages(policy_text: str, known: list[str], catalog: Path) -> None:
-    """A dub policy naming a language no track has is a ConfigError (it would fall back to
-    the primary language silently). Phase 2 moves this where `train` checks it too."""
-    from dubclr.data.policies import parse_dub_policy
-    from dubclr.errors import ConfigError
-    from dubclr.media import normalize_language
-
-    unknown = [lang for lang in parse_dub_policy(policy_text).languages if lang not in known]
-    if not unknown:
-        return
-    hints = [f"{lang!r} -> {normalize_language(lang)!r}" for lang in unknown
-             if normalize_language(lang) in known]
-    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
-    raise ConfigError(f"data.dub_policy {policy_text!r}: no track in {', '.join(unknown)} in "
-                      f"{catalog}{hint}; its languages are {', '.join(known) or 'none'}")
 
 
 def describe_batch(step: int, batch: dict) -> dict:
@@ -177,4 +171,5 @@ def format_batch(summary: dict) -> str:
         note = f"  replaced {len(m['replaced'])}" if m["replaced"] else ""
         lines.append(f"  {m['title']:<24} shot {m['shot']:>4}  a_p {m['lang_p']:<9} "
                      f"a_s {str(m['lang_s']):<4}  t_p {m['t_p']:8.3f}  t_s {m['t_s']:8.3f}{note}")
+        lines.extend(f"    OUTSIDE AUDIO: {problem}" for problem in m.get("outside_audio", ()))
     return "\n".join(lines)

@@ -18,8 +18,11 @@ examples:
 
 The run directory (run_dir=...) receives config.yaml (the resolved config), metrics.jsonl,
 tensorboard/ (when installed) and checkpoints/step_XXXXXXXX/. SIGTERM or Ctrl-C writes a
-checkpoint at the end of the current step; `--resume auto` continues from the newest valid
-one. Multi-node runs need a filesystem shared by every node for run_dir.
+checkpoint at the end of the current step (also when the pipe the output goes to has closed,
+as with Ctrl-C on `dubclr train ... | tee log`); `--resume auto` continues from the newest
+valid one, with the same config (a changed setting is an error listing the differences;
+`--resume-with-changes` continues under the new one and keeps the old config beside it).
+Multi-node runs need a filesystem shared by every node for run_dir.
 """
 
 
@@ -34,8 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="auto|PATH", default=None,
                    help="'auto': continue from the newest valid checkpoint of run_dir (start "
                         "fresh when there is none); PATH: from that checkpoint directory")
+    p.add_argument("--resume-with-changes", action="store_true",
+                   help="resume although the config differs from the checkpoint's (without "
+                        "it that is an error listing the differences); the previous config is "
+                        "kept as RUN/config.until_step_XXXXXXXX.yaml). Implies --resume auto "
+                        "unless --resume PATH is given")
     p.add_argument("--check", action="store_true",
-                   help="validate the config and build the model on the meta device, then exit")
+                   help="validate the config, build the model on the meta device and check the "
+                        "data selection against the catalog (decoding nothing), then exit")
     p.set_defaults(func=run)
 
 
@@ -46,9 +55,20 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(TrainConfig, args.config, args.overrides)
     if args.check:
         return _check(cfg)
+    from dubclr.cli.streams import writes_survive_a_closed_pipe
+
+    # Ctrl-C on `dubclr train ... | tee log` ends tee too: the run's writes to the closed
+    # pipe must not cost the checkpoint it takes at the end of the step
+    with writes_survive_a_closed_pipe():
+        return _train(cfg, args)
+
+
+def _train(cfg, args: argparse.Namespace) -> int:
     from dubclr.train.loop import Trainer
 
-    result = Trainer(cfg, resume=args.resume).fit()
+    if args.resume_with_changes and args.resume is None:
+        args.resume = "auto"
+    result = Trainer(cfg, resume=args.resume, resume_with_changes=args.resume_with_changes).fit()
     from dubclr.train.distributed import launch_env
 
     rank, world_size, _ = launch_env()
@@ -98,6 +118,22 @@ def _check(cfg) -> int:
               for name, part in (("video", model.video), ("audio", model.audio),
                                  ("video_head", model.video_head), ("audio_head", model.audio_head))
               if part is not None}
+    shots = _check_data(cfg.data)  # (decodes nothing)
     print(f"config ok: {cfg.name or 'unnamed'}; run_dir {cfg.run_dir}")
     print("parameters: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
+    if shots is None:
+        print(f"data: {cfg.data.catalog} not found, not checked (build it with `dubclr index`)")
+    else:
+        titles = len({shot.title_id for shot in shots})
+        print(f"data: {len(shots)} shots of {titles} titles selected from {cfg.data.catalog}")
     return 0
+
+
+def _check_data(data_cfg) -> list | None:
+    """The selection, checked as `train` checks it (every file there, the dub policy's
+    languages in the selected titles); None when there is no catalog yet."""
+    from dubclr.data.loader import load_selection
+
+    if not data_cfg.catalog.is_file():
+        return None
+    return load_selection(data_cfg)

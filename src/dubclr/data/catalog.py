@@ -127,8 +127,9 @@ class ShotRecord:
 
     def has_audio(self, language: str, start: float, end: float) -> bool:
         """Whether the ``language`` track (or ``'separated'``) has audio over ``[start, end]``."""
-        if language == "separated":
-            return self.separated_bounds is not None and _within(self.separated_bounds, start, end)
+        if language == "separated":  # (unmeasured, before schema 3: taken as covering)
+            return self.separated is not None and (
+                self.separated_bounds is None or _within(self.separated_bounds, start, end))
         if language not in self.languages:
             return False
         return _within(self._bounds()[self.languages.index(language)], start, end)

@@ -136,3 +136,15 @@ class DataConfig:
             raise ConfigError("data.num_workers must be >= 0")
         if self.max_retries < 0:
             raise ConfigError("data.max_retries must be >= 0")
+
+    def preprocessing(self) -> dict:
+        """What evaluation needs to feed a model as it was trained (recorded in each
+        checkpoint's provenance as ``"data"``; ``dubclr.evaluate.encoder`` reads it)."""
+        v, a = self.video, self.audio
+        return {"clip_seconds": self.clip_seconds,
+                "video": {"fps": v.fps, "num_frames": v.num_frames,
+                          "train_scale": list(v.train_scale), "crop": v.crop,
+                          "eval_short_side": v.eval_short_side},
+                "audio": {"sample_rate": a.sample_rate, "channels": a.channels,
+                          "n_fft": a.n_fft, "hop_length": a.hop_length, "n_mels": a.n_mels,
+                          "frames": a.frames}}

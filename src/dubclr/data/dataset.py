@@ -2,10 +2,24 @@
 
 Each item gets two independent ``clip_seconds`` windows inside its shot (temporal jitter):
 the primary window carries the title's original language, the secondary window the
-language the dub policy picks. All random choices come from the item's entropy (seed,
-epoch, batch, rank, slot), never from worker state, so a resumed run decodes the same clips.
-A clip that fails to decode is replaced by another shot of the same title (then, if the
-title has none left, of another title), up to ``max_retries`` times each.
+language the dub policy picks among the tracks with audio over the whole shot
+(``ShotRecord.audio_languages``), so every window lies where each track it uses has audio.
+All random choices come from the item's entropy (seed, epoch, batch, rank, slot), never
+from worker state, so a resumed run decodes the same clips. A clip that fails to decode is
+replaced by another shot of the same title (then, if the title has none left, of another
+title), up to ``max_retries`` times each.
+
+An item (what leaves a worker) is a dict with the policy's views
+(``DubPolicy.views``) and ``meta``:
+
+- ``video_p``, ``video_s``: uint8 ``(3, T, S, S)``: ``T = video.num_frames`` frames at
+  ``video.fps``, decoded at short side ``S`` and cut to a square (:mod:`dubclr.data.clips`);
+  ``S = max(video.train_scale)`` for training, ``video.eval_short_side`` for evaluation;
+- ``audio_p``, ``audio_s``: float32 ``(C, N)``, ``C = audio.channels`` folded by the one
+  downmix (:mod:`dubclr.media.channels`), ``N = round(clip_seconds * audio.sample_rate)``;
+- ``meta``: ``title``, ``shot`` (index), ``shot_id``, ``t_p``, ``t_s`` (window starts, s),
+  ``lang_p`` (``'separated'`` under that policy), ``lang_s`` (None without a_s),
+  ``clip_seconds``, ``replaced`` (clips that failed to decode and were replaced).
 """
 
 from __future__ import annotations
@@ -15,9 +29,9 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dubclr.data.catalog import ShotRecord
+from dubclr.data.clips import square_clip
 from dubclr.data.config import DataConfig
 from dubclr.data.sampler import BatchItem
 from dubclr.errors import DubclrError
@@ -31,12 +45,16 @@ class ClipLoadError(DubclrError):
 
 
 class QuadrupletDataset(torch.utils.data.Dataset):
-    """Map-style dataset indexed by :class:`BatchItem` (from the sampler)."""
+    """Map-style dataset indexed by :class:`BatchItem` (from the sampler). ``train``:
+    clips at the training scale's maximum short side, squares at random positions; else at
+    the evaluation short side, centred."""
 
-    def __init__(self, shots: list[ShotRecord], cfg: DataConfig) -> None:
+    def __init__(self, shots: list[ShotRecord], cfg: DataConfig, train: bool = True) -> None:
         self.shots = shots
         self.cfg = cfg
         self.policy = cfg.dub_policy
+        self.train = train
+        self.frame_size = max(cfg.video.train_scale) if train else cfg.video.eval_short_side
         self._by_title: dict[int, list[int]] = defaultdict(list)
         for position, shot in enumerate(shots):
             self._by_title[shot.title_id].append(position)
@@ -82,73 +100,77 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         """Decode the views of one shot for batch ``batch`` of the epoch (the policy's
         views: a quadruplet, or less); raises MediaError when a clip cannot be read."""
         shot, cfg = self.shots[position], self.cfg
-        clip = cfg.clip_seconds
         t_p, t_s = self._window(shot, rng), self._window(shot, rng)
-        lang_p = shot.original_language if shot.original_language in shot.languages else (
-            shot.languages[0] if shot.languages else "und")
-        lang_s = self.policy.secondary_language(lang_p, list(shot.languages), batch, rng)
+        lang_p = primary_language(shot)
+        # only tracks with audio over the whole shot: a dub that stops early is never a_s
+        lang_s = self.policy.secondary_language(lang_p, list(shot.audio_languages), batch, rng)
         views = self.policy.views
         out: dict = {}
         if "video_p" in views:
-            out["video_p"] = self._video(shot, t_p)
-            out["video_s"] = self._video(shot, t_s)
-        if self.policy.needs_separated:
+            out["video_p"] = self._video(shot, t_p, rng)
+            out["video_s"] = self._video(shot, t_s, rng)
+        if self.policy.needs_separated:  # (selection keeps shots the separated track covers)
             out["audio_p"] = self._audio(shot.separated, t_p, None)
             lang_p = "separated"
         else:
-            out["audio_p"] = self._audio(shot.path, t_p, shot.track_for(lang_p) if shot.languages else None)
+            out["audio_p"] = self._audio(shot.path, t_p, _track(shot, lang_p))
         if "audio_s" in views:
-            out["audio_s"] = self._audio(shot.path, t_s, shot.track_for(lang_s) if shot.languages else None)
+            out["audio_s"] = self._audio(shot.path, t_s, _track(shot, lang_s))
         out["meta"] = {"title": shot.title, "shot": shot.index, "shot_id": shot.shot_id,
                        "t_p": t_p, "t_s": t_s, "lang_p": lang_p,
-                       "lang_s": lang_s, "clip_seconds": clip}
+                       "lang_s": lang_s, "clip_seconds": cfg.clip_seconds}
         return out
 
     def _window(self, shot: ShotRecord, rng: np.random.Generator) -> float:
         slack = max(shot.length - self.cfg.clip_seconds, 0.0)
         return round(shot.start + float(rng.uniform(0.0, slack)), 4) if slack > 0 else shot.start
 
-    def _video(self, shot: ShotRecord, start: float) -> torch.Tensor:
+    def _video(self, shot: ShotRecord, start: float, rng: np.random.Generator) -> torch.Tensor:
+        """uint8 ``(3, T, S, S)``: scaled in the decoder, then cut square in this worker."""
         frames = read_video(shot.path, start, self.cfg.clip_seconds, fps=self.cfg.video.fps,
-                            num_frames=self.cfg.video.num_frames)  # (T, H, W, 3)
+                            num_frames=self.cfg.video.num_frames, short_side=self.frame_size)
+        frames = square_clip(frames, self.frame_size, rng if self.train else None)
         return torch.from_numpy(np.ascontiguousarray(frames.transpose(3, 0, 1, 2)))
 
     def _audio(self, path: str, start: float, track: int | None) -> torch.Tensor:
-        channels = self.cfg.audio.channels
+        """float32 ``(C, N)``, folded to ``audio.channels`` by the one downmix."""
         wave = read_audio(path, start, self.cfg.clip_seconds, track=track,
-                          sample_rate=self.cfg.audio.sample_rate, mono=channels == 1)
-        wave = wave[None] if wave.ndim == 1 else wave
-        if wave.shape[0] != channels:
-            wave = np.repeat(wave[:1], 2, axis=0) if wave.shape[0] == 1 else wave[:2]
-        return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+                          sample_rate=self.cfg.audio.sample_rate, channels=self.cfg.audio.channels)
+        return torch.from_numpy(wave)
+
+
+def primary_language(shot: ShotRecord) -> str:
+    """The language of a_p: the title's original (trainable shots have its audio)."""
+    if shot.original_language in shot.audio_languages:
+        return shot.original_language
+    return shot.audio_languages[0] if shot.audio_languages else "und"
+
+
+def _track(shot: ShotRecord, language: str) -> int | None:
+    """The track position of ``language`` (None: a title without tagged tracks, whose
+    default track is read)."""
+    return shot.track_for(language) if language in shot.languages else None
+
+
+def windows_outside_audio(shot: ShotRecord, meta: dict) -> list[str]:
+    """The audio windows of an item that reach outside their track's audio (the catalog's
+    measured extent): each would train on silence as a positive. Empty for a sound item."""
+    clip, found = meta["clip_seconds"], []
+    for view, start, language in (("a_p", meta["t_p"], meta["lang_p"]),
+                                  ("a_s", meta["t_s"], meta["lang_s"])):
+        if language is None or (not shot.languages and language != "separated"):
+            continue  # no a_s; or a title without tagged tracks (nothing measured to check)
+        if not shot.has_audio(language, start, start + clip):
+            found.append(f"{view} '{language}' window {start:.3f}-{start + clip:.3f} s is "
+                         "outside that track's audio")
+    return found
 
 
 def collate_quadruplets(items: list[dict]) -> dict:
-    """Stack items into the batch dict of the contract (``meta`` stays a list of dicts)."""
+    """Stack items into the batch dict of the contract (``meta`` stays a list of dicts).
+    Every video clip is already ``S x S`` (cut in its worker), so views stack as they are."""
     batch: dict = {"meta": [it["meta"] for it in items]}
-    for key in ("video_p", "video_s"):
-        if key in items[0]:
-            batch[key] = stack_videos([it[key] for it in items])
-    for key in ("audio_p", "audio_s"):
+    for key in ("video_p", "video_s", "audio_p", "audio_s"):
         if key in items[0]:
             batch[key] = torch.stack([it[key] for it in items])
     return batch
-
-
-def stack_videos(clips: list[torch.Tensor]) -> torch.Tensor:
-    """Stack uint8 ``(3, T, H, W)`` clips; titles of another frame size are scaled to cover
-    the first clip's size and centre-cropped (aspect kept)."""
-    height, width = clips[0].shape[-2:]
-    fitted = [c if c.shape[-2:] == (height, width) else _cover(c, height, width) for c in clips]
-    return torch.stack(fitted)
-
-
-def _cover(clip: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    h, w = clip.shape[-2:]
-    scale = max(height / h, width / w)
-    size = (max(height, round(h * scale)), max(width, round(w * scale)))
-    x = F.interpolate(clip.permute(1, 0, 2, 3).float(), size=size, mode="bilinear",
-                      align_corners=False, antialias=True)
-    top, left = (size[0] - height) // 2, (size[1] - width) // 2
-    x = x[..., top:top + height, left:left + width]
-    return x.round().clamp(0, 255).to(torch.uint8).permute(1, 0, 2, 3).contiguous()

@@ -14,11 +14,12 @@ bitwise identical to an uninterrupted one.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 
 import torch
 
-from dubclr.data.catalog import Catalog
+from dubclr.data.catalog import Catalog, require_catalog_files
 from dubclr.data.config import DataConfig
 from dubclr.data.dataset import QuadrupletDataset, collate_quadruplets
 from dubclr.data.sampler import BatchItem, SameTitleBatchSampler
@@ -59,7 +60,7 @@ class TrainLoader:
         workers = self.cfg.num_workers
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=batches, num_workers=workers,
-            collate_fn=collate_quadruplets, worker_init_fn=_one_thread_per_worker,
+            collate_fn=collate_quadruplets, worker_init_fn=_init_worker,
             prefetch_factor=self.cfg.prefetch_factor if workers > 0 else None,
             persistent_workers=False, generator=self.worker_seed_generator())
         for batch in loader:
@@ -103,15 +104,21 @@ class _Batches:
         return max(self.sampler.batches_per_epoch - self.start, 0)
 
 
-def _one_thread_per_worker(_worker_id: int) -> None:
+def _init_worker(_worker_id: int) -> None:
+    """One thread per worker; Ctrl-C is for the main process (a terminal sends SIGINT to
+    the whole process group): it finishes its step, checkpoints and stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
 
 
 def load_selection(cfg: DataConfig) -> list:
-    """The shots a config trains on (catalog read once, then closed); the languages the
-    dub policy names must be in some selected title."""
+    """The shots a config trains on (catalog read once, then closed). Checked here, before
+    any decoding, for ``train`` and ``data check`` alike: every file the catalog names is
+    there (one error listing the missing ones), and the languages the dub policy names are
+    in some selected title."""
     policy = cfg.dub_policy
     with Catalog.open(cfg.catalog) as catalog:
+        require_catalog_files(catalog)
         shots = select_shots(catalog.shot_records(), cfg.selection,
                              separated_only=policy.needs_separated)
     if policy.needs_separated and not shots:

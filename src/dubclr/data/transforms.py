@@ -62,8 +62,9 @@ class AudioFrontend(nn.Module):
     """Waveform ``(B, C, N)`` at 48 kHz -> log-mel dB ``(B, channels, n_mels, frames)``.
 
     The waveform is trimmed / zero-padded to ``clip_seconds`` first (the reference keeps
-    the first 3 s). ``channels=1`` averages a stereo input; ``channels=2`` duplicates a mono
-    one. In training mode (``train=True``) every example gets one frequency and one time
+    the first 3 s). Any other channel count is folded to ``channels`` by the one downmix
+    (:func:`dubclr.media.channels.downmix`: 5.1 keeps its centre dialogue; mono is
+    duplicated for 2), as the loader and ``read_audio(channels=)`` fold. In training mode (``train=True``) every example gets one frequency and one time
     mask, each up to ``max_mask_fraction`` of its axis, filled with ``mask_value``.
     """
 
@@ -85,7 +86,10 @@ class AudioFrontend(nn.Module):
     def forward(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if wave.dim() != 3:
             raise ValueError(f"expected a waveform (B, C, N), got shape {tuple(wave.shape)}")
-        wave = self._fit_channels(wave.float())
+        # imported here: `import dubclr.hear` stays free of the decoding stack (dubclr.media)
+        from dubclr.media.channels import downmix
+
+        wave = downmix(wave.float(), self.channels)
         if self.clip_samples is not None:
             wave = _trim_or_pad(wave, self.clip_samples)
         b, c, n = wave.shape
@@ -99,16 +103,6 @@ class AudioFrontend(nn.Module):
         if self.train_mode and self.max_mask_fraction > 0:
             db = self._mask(db, generator)
         return db
-
-    def _fit_channels(self, wave: torch.Tensor) -> torch.Tensor:
-        c = wave.shape[1]
-        if c == self.channels:
-            return wave
-        if self.channels == 1:
-            return wave.mean(dim=1, keepdim=True)
-        if c == 1:
-            return wave.expand(-1, 2, -1)
-        return wave[:, :2]
 
     def _mask(self, db: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         b, _, n_freq, n_time = db.shape

@@ -19,15 +19,13 @@ import torch
 
 from dubclr.errors import ConfigError
 from dubclr.evaluate.embed_store import EmbedStore
-from dubclr.evaluate.encoder import SAMPLE_RATE, Encoder, load_encoder
+from dubclr.evaluate.encoder import Encoder, load_encoder
 from dubclr.evaluate.windows import audio_windows, video_windows
 from dubclr.media import (
     AUDIO_EXTENSIONS,
     VIDEO_EXTENSIONS,
     MediaError,
     probe,
-    read_audio,
-    read_video,
     sidecar_paths,
 )
 
@@ -93,8 +91,8 @@ def embed_video_file(encoder: Encoder, path: Path, batch_size: int) -> list[dict
     rows = []
     for chunk in _batched(list(enumerate(spans)), batch_size):
         # half a frame past the end, so the frame at `end` is included (as the reference does)
-        clips = np.stack([read_video(path, s, (e - s) + 0.5 / v.fps, fps=spec.fps,
-                                     num_frames=spec.num_frames) for _, (s, e) in chunk])
+        clips = np.stack([encoder.read_video(path, s, (e - s) + 0.5 / v.fps)
+                          for _, (s, e) in chunk])
         emb = encoder.video(clips).cpu().numpy()  # (B, crops, D)
         for (w, (s, e)), per_crop in zip(chunk, emb):
             for c, vec in enumerate(per_crop):  # one centre crop -> 0; five -> tl,tr,bl,br,c
@@ -109,14 +107,13 @@ def embed_audio_file(encoder: Encoder, path: Path, tracks: str, batch_size: int)
     chosen = [t for t in info.audio if tracks == "all" or t.default]
     if tracks != "all" and not chosen and info.audio:
         chosen = info.audio[:1]
-    stereo = encoder.audio_spec.channels == 2
     rows = []
     for track in chosen:
         n = round(track.duration * track.sample_rate)
         spans = audio_windows(n, track.sample_rate, encoder.audio_spec.clip_seconds)
         for chunk in _batched(list(enumerate(spans)), batch_size):
-            waves = [read_audio(path, s / track.sample_rate, (e - s) / track.sample_rate,
-                                track=track, sample_rate=SAMPLE_RATE, mono=not stereo)
+            waves = [encoder.read_audio(path, s / track.sample_rate,
+                                        (e - s) / track.sample_rate, track=track)
                      for _, (s, e) in chunk]
             emb = encoder.audio(_stack_padded(waves)).cpu().numpy()
             for (w, (s, e)), vec in zip(chunk, emb):

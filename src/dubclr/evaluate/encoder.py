@@ -1,15 +1,21 @@
-"""A frozen model plus the evaluation front-ends that feed it.
+"""A frozen model plus the evaluation front-ends that feed it, and the reads that feed them.
 
-The front-end settings come from the checkpoint: the training data config recorded in
-``model.json`` provenance (``provenance["data"]["audio" | "video"]``) when present, else
-what the tower's input size implies. For the released 96 x 288 audio towers this is the
-authors' pipeline (hop 501 over 3 s); a tower with ``F x T`` mel input gets ``F`` bins and
-the hop that spreads ``T`` frames over the clip. Video: 16 (or the tower's) frames at
-25 fps, short side ``round(crop * 256 / 224)``, centre or five crops.
+The front-end settings travel with the weights: ``dubclr train`` records its data
+settings in every checkpoint's provenance (``provenance["data"]``, written by
+:meth:`dubclr.data.config.DataConfig.preprocessing`: clip seconds, fps, frames, eval short
+side, crop, sample rate, channels, n_fft, hop, mel bins and frames), and the encoder builds
+its decoding (:meth:`Encoder.read_video`, :meth:`Encoder.read_audio`) and transforms from
+them. A checkpoint without them (the authors' release, or one written before they were
+recorded, which gets a warning) falls back to what the tower's input size implies: for the
+released 96 x 288 audio towers the authors' pipeline (hop 501 over 3 s); a tower with
+``F x T`` mel input gets ``F`` bins and the hop that spreads ``T`` frames over the clip.
+Video: the tower's frames at 25 fps, short side ``round(crop * 256 / 224)``, centre or five
+crops. Audio is folded to the tower's channels by the one downmix.
 """
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +25,8 @@ import torch
 
 from dubclr.data.transforms import AudioFrontend, VideoTransform
 from dubclr.errors import CheckpointError
+
+AUTHORS_SOURCE = "authors-release"  # converted released weights: the authors' pipeline
 
 CLIP_SECONDS = 3.0
 SAMPLE_RATE = 48000
@@ -47,10 +55,11 @@ class VideoSpec:
 def audio_spec_for(tower_cfg, recorded: dict | None = None) -> AudioSpec:
     recorded = recorded or {}
     clip = float(recorded.get("clip_seconds", CLIP_SECONDS))
+    rate = int(recorded.get("sample_rate", SAMPLE_RATE))
     frames = int(tower_cfg.mel_frames)
-    default_hop = int(clip * SAMPLE_RATE) // max(frames - 1, 1)
+    default_hop = int(clip * rate) // max(frames - 1, 1)
     return AudioSpec(
-        sample_rate=int(recorded.get("sample_rate", SAMPLE_RATE)),
+        sample_rate=rate,
         n_fft=int(recorded.get("n_fft", 1024)),
         hop_length=int(recorded.get("hop_length", default_hop)),
         n_mels=int(tower_cfg.mel_bins), frames=frames, channels=int(tower_cfg.channels),
@@ -74,7 +83,7 @@ class Encoder:
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
         self.half = self.device.type == "cuda" if half is None else half
-        data = (provenance or {}).get("data") or {}
+        data = recorded_preprocessing(provenance, model)
         clip = data.get("clip_seconds")
         cfg = model.config
         self.audio_spec = self.video_spec = None
@@ -94,6 +103,25 @@ class Encoder:
                 crops="five" if crops == "five" else "center")
         self.crops = crops
 
+    def read_video(self, path: str | Path, start: float, duration: float) -> np.ndarray:
+        """uint8 ``(T, H, W, 3)`` of a window as the model was trained to see it: its fps and
+        frames, scaled in the decoder to its evaluation short side (the transform crops)."""
+        from dubclr.media import read_video
+
+        s = self.video_spec
+        return read_video(path, start, duration, fps=s.fps, num_frames=s.num_frames,
+                          short_side=s.short_side)
+
+    def read_audio(self, path: str | Path, start: float, duration: float,
+                   track=None) -> np.ndarray:
+        """float32 ``(C, N)`` of a window at the model's sample rate, folded to its channels
+        by the one downmix (a 5.1 track keeps its centre dialogue)."""
+        from dubclr.media import read_audio
+
+        s = self.audio_spec
+        return read_audio(path, start, duration, track=track, sample_rate=s.sample_rate,
+                          channels=s.channels)
+
     @property
     def audio_dim(self) -> int | None:
         return self.model.audio_dim
@@ -109,7 +137,8 @@ class Encoder:
 
     @torch.inference_mode()
     def audio(self, waves: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Waveforms ``(B, N)`` or ``(B, C, N)`` at 48 kHz -> float32 ``(B, D)`` on the device."""
+        """Waveforms ``(B, N)`` or ``(B, C, N)`` at ``audio_spec.sample_rate`` (any channel
+        count: folded by the one downmix) -> float32 ``(B, D)`` on the device."""
         if self.audio_frontend is None:
             raise CheckpointError("this checkpoint has no audio tower; use --modality video")
         x = torch.as_tensor(waves, dtype=torch.float32).to(self.device)
@@ -133,6 +162,21 @@ class Encoder:
         with self._autocast():
             out = self.model.embed_video(x).float()
         return out.reshape(b, n, -1) if five else out[:, None]
+
+
+def recorded_preprocessing(provenance: dict | None, model) -> dict:
+    """The data settings a checkpoint was trained with (``provenance["data"]``); ``{}``
+    with a warning for a dubclr checkpoint that has none (defaults are then a guess)."""
+    provenance = provenance or {}
+    data = provenance.get("data")
+    if data:
+        return data
+    if provenance.get("source") != AUTHORS_SOURCE:
+        warnings.warn("this checkpoint records no preprocessing (written before dubclr stored "
+                      "its training data settings): evaluating with the defaults its towers "
+                      "imply (3 s clips, 25 fps, 48 kHz, hop from the mel frames). If it was "
+                      "trained otherwise, its embeddings will be off", stacklevel=3)
+    return {}
 
 
 def load_encoder(checkpoint: str | Path, device: str = "cpu", crops: str = "center",

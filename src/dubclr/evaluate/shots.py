@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dubclr.evaluate.encoder import SAMPLE_RATE, Encoder
-from dubclr.media import probe, read_audio, read_video
+from dubclr.evaluate.encoder import Encoder
+from dubclr.media import probe
 from dubclr.progress import progress
 
 
@@ -97,16 +97,15 @@ def embed_shots(encoder: Encoder, shots: list[Shot], clip_seconds: float = 3.0,
 
 def _embed_chunk(encoder: Encoder, modality: str, chunk, clip_seconds: float) -> torch.Tensor:
     if modality == "video":
-        spec = encoder.video_spec
-        clips = np.stack([read_video(s.file, s.start, min(clip_seconds, s.end - s.start),
-                                     fps=spec.fps, num_frames=spec.num_frames)
+        clips = np.stack([encoder.read_video(s.file, s.start, min(clip_seconds, s.end - s.start))
                           for _, s, _ in chunk])
         return encoder.video(clips).mean(dim=1)  # average over crops
-    count = round(clip_seconds * SAMPLE_RATE)
-    waves = np.zeros((len(chunk), 1, count), dtype=np.float32)
+    spec = encoder.audio_spec
+    count = round(clip_seconds * spec.sample_rate)
+    waves = np.zeros((len(chunk), spec.channels, count), dtype=np.float32)
     for j, (_, s, lang) in enumerate(chunk):
-        w = read_audio(s.file, s.start, min(clip_seconds, s.end - s.start), track=lang)
-        waves[j, 0, : len(w)] = w[:count]
+        w = encoder.read_audio(s.file, s.start, min(clip_seconds, s.end - s.start), track=lang)
+        waves[j, :, : w.shape[1]] = w[:, :count]
     return encoder.audio(torch.from_numpy(waves))
 
 

@@ -48,6 +48,17 @@ for _code, (_iso2, _name) in _LANGUAGES.items():
         _TO_ISO1[_c] = _code
 _TO_ISO1["castilian"] = "es"
 _TO_ISO1["flemish"] = "nl"
+# QuickTime's own spellings (MOV files from Apple tools): Swedish, Irish, Moldavian
+_TO_ISO1.update({"sve": "sv", "iri": "ga", "mol": "ro"})
+
+# The language codes a MOV (QuickTime) file can carry: FFmpeg writes only these into its
+# media header and drops any other tag, `fre` included (QuickTime spells French `fra`).
+_QUICKTIME_CODES = (
+    "eng fra ger ita dut sve spa dan por nor heb jpn ara fin gre ice mlt tur hr chi urd hin "
+    "tha kor lit pol hun est lav fo rus iri alb ron ces slk slv yid sr mac bul ukr bel uzb "
+    "kaz aze arm geo mol kir tgk tuk mon pus kur kas snd tib nep san mar ben asm guj pa ori "
+    "mal kan tam tel bur khm lao vie ind tgl may amh tir orm som swa run mlg epo wel baq cat "
+    "lat que grn aym tat uig dzo jav").split()
 
 
 def normalize_language(tag: str | None) -> str:
@@ -81,6 +92,16 @@ def to_iso639_2(language: str) -> str:
     if code in _LANGUAGES:
         return _LANGUAGES[code][0][0]
     return code if len(code) == 3 else "und"
+
+
+def to_quicktime(language: str) -> str | None:
+    """The code a MOV file stores for ``language`` (``'fre'`` -> ``'fra'``, ``'sv'`` ->
+    ``'sve'``; two-letter QuickTime codes padded to three), or None when QuickTime has none."""
+    code = normalize_language(language)
+    for quicktime in _QUICKTIME_CODES:
+        if normalize_language(quicktime) == code:
+            return quicktime.ljust(3)
+    return None
 
 
 def language_name(language: str) -> str:

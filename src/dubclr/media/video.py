@@ -94,10 +94,11 @@ def read_video(path: str | Path, start: float, duration: float, fps: float | Non
     chosen = resample_indices(len(frames), info.video.fps, fps) if fps else np.arange(len(frames))
     if num_frames is not None:
         chosen = chosen[uniform_subsample_indices(len(chosen), num_frames)]
-    if short_side is None:
-        return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
     first = frames[int(chosen[0])]
-    width, height = short_side_size(first.width, first.height, short_side, info.video.sar)
+    width, height = (first.width, first.height) if short_side is None else short_side_size(
+        first.width, first.height, short_side, info.video.sar)
+    if (width, height) == (first.width, first.height):  # nothing to scale
+        return np.stack([frames[i].to_ndarray(format="rgb24") for i in chosen])
     return np.stack([frames[i].reformat(width=width, height=height, format="rgb24",
                                         interpolation=SCALE_INTERPOLATION).to_ndarray()
                      for i in chosen])
@@ -125,8 +126,9 @@ def _decode_from(container, stream, seek_to: float, start: float,
                    stream=stream, backward=True, any_frame=False)
     landed = None
     kept = []
-    for frame in container.decode(stream):
-        t = _frame_time(frame, time_base)
+    frames = (_counted_frames(container, stream) if container.format.name == "avi"
+              else ((frame, _frame_time(frame, time_base)) for frame in container.decode(stream)))
+    for frame, t in frames:
         if t is None:
             continue
         if landed is None:
@@ -138,6 +140,21 @@ def _decode_from(container, stream, seek_to: float, start: float,
         if t >= start - _EPS:
             kept.append(frame)
     return landed, kept
+
+
+def _counted_frames(container, stream):
+    """(frame, time) for AVI, which stores decode-order timestamps: with B-frames a decoded
+    frame's pts belongs to another frame. Frames come out in display order at a constant
+    rate from the keyframe the seek landed on, so the k-th is at that keyframe's time plus
+    k frames."""
+    fps = stream.average_rate or stream.guessed_rate
+    start, count = None, 0
+    for packet in container.demux(stream):
+        if start is None and packet.dts is not None:
+            start = float(packet.dts * stream.time_base)
+        for frame in packet.decode():
+            yield frame, None if start is None else start + float(count / fps)
+            count += 1
 
 
 def _frame_time(frame: av.VideoFrame, time_base) -> float | None:

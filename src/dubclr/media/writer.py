@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from dubclr.media.errors import MediaError
+from dubclr.media.languages import normalize_language, to_quicktime
 
 _AUDIO_CODEC_BY_EXT = {".wav": "pcm_s16le", ".flac": "flac", ".m4a": "aac", ".opus": "libopus",
                        ".mka": "flac", ".ogg": "libopus"}
@@ -127,7 +128,7 @@ def _add_audio_stream(container, track: AudioTrack):
         # 40 ms frames start on whole Matroska milliseconds, so reads are sample-exact
         stream.codec_context.options = {"frame_size": str(track.sample_rate // 25)}
     if track.language:
-        stream.metadata["language"] = track.language
+        stream.metadata["language"] = _language_tag(container, track.language)
     if track.title:
         stream.metadata["title"] = track.title
     disposition = av.stream.Disposition(0)
@@ -137,6 +138,18 @@ def _add_audio_stream(container, track: AudioTrack):
         disposition |= av.stream.Disposition.original
     stream.disposition = disposition
     return stream
+
+
+def _language_tag(container, language: str) -> str:
+    """The tag as given, except in MOV, which only stores QuickTime's codes (FFmpeg drops
+    any other tag silently, ``fre`` included)."""
+    if container.format.name != "mov" or normalize_language(language) == "und":
+        return language
+    quicktime = to_quicktime(language)
+    if quicktime is None:
+        raise MediaError(f"{container.name}: a MOV file cannot carry the language "
+                         f"{language!r} (QuickTime has no code for it); write MKV or MP4")
+    return quicktime
 
 
 def _encode_audio(container, stream, data: np.ndarray, start: int, stop: int,

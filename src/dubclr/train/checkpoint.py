@@ -37,6 +37,11 @@ from dubclr.train.state import RunState
 
 TRAINER_FORMAT = "dubclr-trainer"
 TRAINING_FILES = (*MODEL_FILES, TRAINER_STATE)
+# Settings a resumed run may change without asking: where and how it runs, how often it logs
+# and checkpoints, and where it stops early. Every other change alters what is trained.
+RUNTIME_SETTINGS = ("run_dir", "name", "init_from", "device", "compile", "dist_timeout_s",
+                    "max_nonfinite_in_a_row", "log", "checkpoint", "schedule.max_steps",
+                    "data.num_workers", "data.prefetch_factor", "data.max_retries")
 
 
 def save_run_state(state: RunState, env: DistEnv, root: Path, *, model_config: Any,
@@ -87,12 +92,46 @@ def find_resume_point(root: Path, resume: str | Path | None, env: DistEnv) -> Pa
     return path
 
 
-def restore_run_state(state: RunState, path: Path, env: DistEnv) -> None:
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: saved -> current`` for every setting that differs (runtime settings aside)."""
+    old, new = _flatten(saved), _flatten(current)
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        if any(key == r or key.startswith(r + ".") for r in RUNTIME_SETTINGS):
+            continue
+        if old.get(key, "(unset)") != new.get(key, "(unset)"):
+            changes.append(f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}")
+    return changes
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: list(tree) if isinstance(tree, tuple) else tree}
+
+
+def restore_run_state(state: RunState, path: Path, env: DistEnv, *,
+                      config: dict[str, Any] | None = None,
+                      allow_changes: bool = False) -> tuple[dict[str, Any], list[str]]:
     """Load a checkpoint into ``state``: weights, optimizer, schedule, this rank's loader
-    place and generators."""
+    place and generators. ``config`` (the run's, as plain data) is compared with the one
+    the checkpoint was trained with: a difference is a ConfigError listing them unless
+    ``allow_changes``. Returns the checkpoint's config and the differences."""
     trainer = read_trainer_state(path)
     if trainer.get("format") != TRAINER_FORMAT:
         raise CheckpointError(f"{path / TRAINER_STATE} is not a dubclr training state")
+    changes = (config_changes(trainer["config"], config)
+               if config is not None and trainer.get("config") else [])
+    if changes and not allow_changes:
+        listed = "\n  ".join(changes)
+        raise ConfigError(
+            f"the config differs from the one {path} was trained with:\n  {listed}\n"
+            "Resume with the same settings (the run's config.yaml), or pass "
+            "--resume-with-changes to continue under the new ones (the old config is kept "
+            "beside it), or set another run_dir for a new run")
     ranks = trainer["ranks"]
     if len(ranks) != env.world_size:
         raise CheckpointError(f"the checkpoint was written by {len(ranks)} processes; resume "
@@ -108,3 +147,4 @@ def restore_run_state(state: RunState, path: Path, env: DistEnv) -> None:
         warnings.warn(f"optimizer steps per epoch changed from {saved} to "
                       f"{state.optimizer_steps_per_epoch} since the checkpoint; the data order "
                       "will differ", stacklevel=2)
+    return trainer.get("config") or {}, changes

@@ -53,13 +53,14 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, *, model: nn.Module | None = None, loader: Any = None,
                  transforms: tuple[nn.Module | None, nn.Module | None] | None = None,
-                 resume: str | Path | None = None, env: DistEnv | None = None,
-                 show_progress: bool = True) -> None:
+                 resume: str | Path | None = None, resume_with_changes: bool = False,
+                 env: DistEnv | None = None, show_progress: bool = True) -> None:
         self.cfg = cfg
         self.model = model
         self.loader = loader
         self.transforms = transforms
         self.resume = resume
+        self.resume_with_changes = resume_with_changes  # else a changed config is an error
         self.env = env
         self.show_progress = show_progress
         self.run_dir = Path(cfg.run_dir)
@@ -82,8 +83,11 @@ class Trainer:
         resume_from = find_resume_point(self.ckpt_dir, self.resume, env)
         state = build_run_state(cfg, env, model=self.model, loader=self.loader,
                                 transforms=self.transforms, initialise=resume_from is None)
+        previous, changes = {}, []
         if resume_from is not None:
-            restore_run_state(state, resume_from, env)
+            previous, changes = restore_run_state(
+                state, resume_from, env, config=to_dict(cfg),
+                allow_changes=self.resume_with_changes)
             if env.is_main:
                 print(f"dubclr: resuming from {resume_from} (step {state.step})", file=sys.stderr)
         self.model, self.state = state.model, state
@@ -94,6 +98,8 @@ class Trainer:
         log = None
         if env.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            if changes:
+                self._keep_previous_config(previous, state.step, changes)
             save_config(cfg, self.run_dir / "config.yaml")
             log = MetricsLog(self.run_dir, state.step if resume_from else None, cfg.log.tensorboard)
         barrier()
@@ -156,12 +162,20 @@ class Trainer:
                            skipped_steps=state.skipped_steps,
                            seconds=time.perf_counter() - started, clips=clips)
 
+    def _keep_previous_config(self, previous: dict, step: int, changes: list[str]) -> None:
+        """Resumed with changes: the config of steps 1..step stays beside the new one."""
+        kept = self.run_dir / f"config.until_step_{step:08d}.yaml"
+        save_config(previous, kept)
+        print(f"dubclr: resuming with a changed config ({'; '.join(changes)}); the previous "
+              f"one is kept as {kept}", file=sys.stderr)
+
     def _save(self, state: RunState, env: DistEnv) -> Path:
         cfg = self.cfg
         return save_run_state(state, env, self.ckpt_dir,
                               model_config=getattr(state.model, "config", cfg.model),
                               config=to_dict(cfg),
-                              provenance={"run_dir": str(self.run_dir), "name": cfg.name},
+                              provenance={"run_dir": str(self.run_dir), "name": cfg.name,
+                                          "data": cfg.data.preprocessing()},
                               keep_last=cfg.checkpoint.keep_last)
 
     def _log(self, state: RunState, env: DistEnv, lr: float, result: StepResult,
