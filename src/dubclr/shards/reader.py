@@ -27,12 +27,11 @@ from av.video.reformatter import VideoReformatter
 
 from dubclr.media.channels import downmix
 from dubclr.media.errors import CorruptMediaError, WindowError
-from dubclr.media.video import uniform_subsample_indices
+from dubclr.media.video import short_side_size, uniform_subsample_indices
 from dubclr.shards.audio import decode_flac_window
 from dubclr.shards.index import INDEX_NAME, RecordRow, ShardIndex
 from dubclr.shards.lanes import choose_lane, decode_on_lane
 from dubclr.shards.record import ShotHeader, audio_member
-from dubclr.shards.video import shard_size
 
 _EPS = 1e-6  # seconds, as in dubclr.media.video
 
@@ -126,7 +125,8 @@ class ShardReader:
                  for t, lang in zip(windows, languages)]
         size = None
         if short_side is not None and min(header.width, header.height) > short_side:
-            size = shard_size(header.width, header.height, short_side)
+            # the size `read_video(short_side=)` gives the original (long side floored)
+            size = short_side_size(header.source_width, header.source_height, short_side)
         return EncodedShot(header=header, video=members.get(_video_member(row), b""),
                            windows=list(windows), frame_indices=frame_indices, size=size,
                            audio=audio)
