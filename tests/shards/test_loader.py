@@ -22,8 +22,10 @@ per window (a sub-sample realignment) gives. A 48 kHz FLAC/Opus track is equal b
 
 from __future__ import annotations
 
+import json
 import math
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -209,3 +211,20 @@ def test_shards_that_do_not_match_the_selection_are_named_with_the_fix(
         build_train_loader(config(real_catalog[0], tiny_shards, dub_policy="mono"))
     with pytest.raises(ConfigError, match="data.shards=.* is set"):
         build_originals_loader(config(tiny_catalog, tiny_shards))
+
+
+def test_data_check_and_train_check_read_the_shards(tiny_catalog, tiny_shards, tmp_path, capsys):
+    from dubclr.cli import main
+
+    toy = Path(__file__).resolve().parents[2] / "configs" / "toy" / "EN.yaml"
+    common = [f"data.catalog={tiny_catalog}", "data.num_workers=0", f"run_dir={tmp_path}",
+              "data.sampler.batch_size=4"]
+    assert main(["data", "check", str(toy), "--batches", "1", "--json",
+                 *[f"--set={x}" for x in common], f"--set=data.shards={tiny_shards}"]) == 0
+    (batch,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert batch["shapes"]["video_p"] == [4, 3, 8, 80, 80]
+    assert main(["train", str(toy), *common, f"data.shards={tiny_shards}", "--check"]) == 0
+    assert f"read from the shards in {tiny_shards}" in capsys.readouterr().out
+    assert main(["train", str(toy), *common, f"data.shards={tmp_path / 'none'}", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert f"data.shards: {tmp_path / 'none'} does not exist; run `dubclr shards build" in err
