@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dubclr.data.catalog import Catalog, ShotRecord
+from dubclr.data.clips import square_planes
 from dubclr.data.config import DataConfig
 from dubclr.data.dataset import QuadrupletDataset
 from dubclr.data.loader import TrainLoader
@@ -51,15 +52,21 @@ class ShardQuadrupletDataset(QuadrupletDataset):
         sample = self.reader.read(shot.title, shot.index, list(starts), audio,
                                   clip_seconds=cfg.clip_seconds, num_frames=cfg.video.num_frames,
                                   short_side=self.frame_size, channels=cfg.audio.channels,
-                                  video=video)
+                                  video=video, planar=True)
         out: dict = {}
         if video:  # the squares in the originals path's order: v_p's, then v_s's
-            out["video_p"] = self.square(sample.video[0], rng)
-            out["video_s"] = self.square(sample.video[1], rng)
+            out["video_p"] = self._square_planes(sample.video[0], rng)
+            out["video_s"] = self._square_planes(sample.video[1], rng)
         out["audio_p"] = _tensor(sample.audio[0])
         if audio[1] is not None:
             out["audio_s"] = _tensor(sample.audio[1])
         return out
+
+
+    def _square_planes(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """``(3, T, H, W)`` -> uint8 ``(3, T, S, S)``: :meth:`square`'s cut, from planes."""
+        square = square_planes(frames, self.frame_size, rng if self.train else None)
+        return torch.from_numpy(np.ascontiguousarray(square))
 
 
 def build_train_loader(cfg: DataConfig, *, rank: int = 0, world_size: int = 1,
