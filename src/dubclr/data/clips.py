@@ -44,16 +44,7 @@ def square_clip(frames: np.ndarray, size: int, rng: np.random.Generator | None =
     """
     if frames.ndim != 4:
         raise ValueError(f"expected frames (T, H, W, C), got shape {frames.shape}")
-    if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
-    height, width = frames.shape[1:3]
-    side = min(height, width)
-    top, left = square_offset(height, width, rng)
-    square = frames[:, top:top + side, left:left + side]
-    if side == size:
-        return square
-    x = torch.from_numpy(np.ascontiguousarray(square)).permute(0, 3, 1, 2)
-    return _resize(x, size).permute(0, 2, 3, 1).numpy()
+    return square_planes(frames.transpose(3, 0, 1, 2), size, rng).transpose(1, 2, 3, 0)
 
 
 def square_planes(frames: np.ndarray, size: int,
