@@ -19,7 +19,7 @@ lint: setup
 	@$(VENV)/bin/ruff check src tests benchmarks
 
 bench: setup
-	@$(PY) benchmarks/bench_models.py && $(PY) benchmarks/bench_loader.py
+	@$(PY) benchmarks/bench_models.py && $(PY) benchmarks/bench_window_decode.py
 
 clean:
 	rm -rf runs .pytest_cache
