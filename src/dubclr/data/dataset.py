@@ -186,5 +186,17 @@ def collate_quadruplets(items: list[dict]) -> dict:
     batch: dict = {"meta": [it["meta"] for it in items]}
     for key in ("video_p", "video_s", "audio_p", "audio_s"):
         if key in items[0]:
-            batch[key] = torch.stack([it[key] for it in items])
+            batch[key] = _stack([it[key] for it in items])
     return batch
+
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack``; in a loader worker straight into shared memory, as PyTorch's own
+    collate does, so the batch is not copied again on its way to the main process."""
+    out = None
+    if torch.utils.data.get_worker_info() is not None:
+        first = tensors[0]
+        storage = first._typed_storage()._new_shared(len(tensors) * first.numel(),
+                                                     device=first.device)
+        out = first.new(storage).resize_(len(tensors), *first.shape)
+    return torch.stack(tensors, out=out)
