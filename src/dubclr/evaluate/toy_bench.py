@@ -96,20 +96,27 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus_dir: str | Path, probe_cf
     results: dict = {"held_out_titles": held_out, "tasks": {}}
     for task in TASKS:
         rows, feats = task_rows(task, shots, emb, folds)
-        if not rows:
-            results["tasks"][task.name] = None  # the model lacks the tower this task needs
-            continue
-        cfg = replace(probe_cfg, kind=task.probe)
-        try:
-            data = build_dataset(feats, rows, task="multiclass")
-        except ProbeInputError as exc:
-            results["tasks"][task.name] = {"error": str(exc)}
-            continue
-        res = run_probe(data, cfg, desc=task.name)
-        res["chance"] = float(np.max(np.bincount(data.y)) / len(data.y))  # majority class
-        results["tasks"][task.name] = res
+        results["tasks"][task.name] = run_task(task, rows, feats, probe_cfg)
     results["retrieval"] = cross_language_retrieval(shots, emb)
     return results
+
+
+def run_task(task: ToyTask, rows: list[dict], feats: dict[str, np.ndarray],
+             probe_cfg: ProbeConfig) -> dict | None:
+    """The task's probe on its rows; None without rows (the model lacks the tower the task
+    needs), ``{"error": ...}`` when the rows cannot make a probe dataset."""
+    if not rows:
+        return None
+    try:
+        data = build_dataset(feats, rows, task="multiclass")
+    except ProbeInputError as exc:
+        return {"error": str(exc)}
+    small = [s.name for s in data.splits if len(s.train) < 2]
+    if small:  # too few titles: the probe's BatchNorm needs two training samples
+        return {"error": f"split(s) {', '.join(small)} have fewer than 2 training samples"}
+    res = run_probe(data, replace(probe_cfg, kind=task.probe), desc=task.name)
+    res["chance"] = float(np.max(np.bincount(data.y)) / len(data.y))  # majority class
+    return res
 
 
 def variant_name(checkpoint: str | Path) -> str:

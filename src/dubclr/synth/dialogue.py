@@ -1,14 +1,15 @@
 """Dialogue of a title: lines placed in shots, spoken in every language, plus SRT files.
 
-Every language version of a line starts when the original does (as a dub would), so the
-line's slot is as long as its longest rendering; a line that does not fit its shot is swapped
-for a shorter one or left out.
+In the toy world every language version of a line starts when the original does (as a dub
+would), so the line's slot is as long as its longest rendering; a line that does not fit its
+shot is swapped for a shorter one or left out. The study world (`study_world.py`) re-times
+and re-voices its dubs: a line then carries a per-language onset offset.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +39,17 @@ class Line:
     shot: int
     speaker: str
     phrase: int
-    start: float  # seconds in the title, the same in every language
+    start: float  # seconds in the title: the original's onset
     audio: dict[str, np.ndarray]  # language -> samples at the title's rate
+    offsets: dict[str, float] = field(default_factory=dict)  # language -> onset - start
+
+    def begin(self, language: str) -> float:
+        """Onset of the line in `language` (the original's unless the dub was re-timed)."""
+        return round(self.start + self.offsets.get(language, 0.0), 3)
 
     def segment(self, language: str, sample_rate: int) -> tuple[float, float]:
-        return self.start, self.start + len(self.audio[language]) / sample_rate
+        begin = self.begin(language)
+        return begin, begin + len(self.audio[language]) / sample_rate
 
 
 def draw_speakers(rng: np.random.Generator, count: int) -> list[Speaker]:
@@ -108,7 +115,7 @@ def speech_track(lines: list[Line], language: str, num_samples: int, sample_rate
         if speaker is not None and line.speaker != speaker:
             continue
         audio = line.audio[language]
-        start = int(round(line.start * sample_rate))
+        start = int(round(line.begin(language) * sample_rate))
         end = min(num_samples, start + len(audio))
         track[start:end] += audio[: end - start]
     return track
@@ -126,6 +133,6 @@ def mouth_openings(speech: np.ndarray, sample_rate: int, fps: int, num_frames: i
 def write_srt(path: Path, lines: list[Line], language: str, sample_rate: int) -> Path:
     """SubRip subtitles of one language."""
     cues = [(*line.segment(language, sample_rate), PHRASES[line.phrase][language])
-            for line in sorted(lines, key=lambda x: x.start)]
+            for line in sorted(lines, key=lambda x: x.begin(language))]
     path.write_text(format_srt(cues), encoding="utf-8")
     return path

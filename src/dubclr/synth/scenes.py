@@ -7,6 +7,7 @@ Brightness, texture grain and palette vary per shot so a cut detector sees every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +59,11 @@ class ShotRenderer:
     """Renders the frames of one shot: `frame(k, mouths)` -> uint8 `(H, W, 3)`."""
 
     def __init__(self, look: ShotLook, width: int, height: int, num_frames: int,
-                 speakers: list[int]) -> None:
+                 speakers: list[int],
+                 face_colours: Sequence[tuple[float, float, float]] | None = None) -> None:
+        """`face_colours[i]` is speaker i's face (default: three fixed colours by index)."""
         self.look, self.width, self.height = look, width, height
+        self.face_colours = tuple(face_colours) if face_colours else _SPEAKER_COLOURS
         self.rng = np.random.default_rng(look.seed)
         margin = int(abs(look.pan) * num_frames) + 2
         self.backdrop = self._backdrop(width + margin, height)
@@ -165,7 +169,7 @@ class ShotRenderer:
         yy, xx = self.yy[y0:y1, x0:x1], self.xx[y0:y1, x0:x1]
         patch = image[y0:y1, x0:x1]
         head = (xx - cx) ** 2 + (yy - cy) ** 2 < radius ** 2
-        patch[head] = _SPEAKER_COLOURS[speaker % len(_SPEAKER_COLOURS)]
+        patch[head] = self.face_colours[speaker % len(self.face_colours)]
         for ex in (-0.35, 0.35):  # eyes
             eye = (xx - cx - ex * radius) ** 2 + (yy - cy + 0.3 * radius) ** 2 < (0.1 * radius) ** 2
             patch[eye] = (0.05, 0.05, 0.05)
