@@ -52,6 +52,7 @@ class StudyOptions:
     compare: tuple[str, str] = ("EFJ", "EN")  # paired test of the first against the second
     probe: ProbeConfig = field(default_factory=lambda: STUDY_PROBE)
     jobs: int = 2
+    threads: int = 1  # torch threads of this process (the loader's workers have one each)
     device: str = "cpu"
     show_progress: bool = True
 
@@ -278,10 +279,29 @@ def chance_of(runs: dict[str, dict[int, dict]]) -> dict[str, float | None]:
 
 def run_study(opts: StudyOptions) -> dict:
     """All stages; returns the study document (also written to OUT/study.json)."""
-    from dubclr.evaluate.study_report import write_study_report
-
     for variant in opts.variants:  # fail before anything is built
         config_path(opts.configs, variant)
+    with torch_threads(opts.threads):
+        return _run_study(opts)
+
+
+@contextmanager
+def torch_threads(count: int):
+    """This process's torch threads for the block. One by default: with two loader workers
+    on two cores, more threads only spin (3x the CPU per quadruplet on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_study(opts: StudyOptions) -> dict:
+    from dubclr.evaluate.study_report import write_study_report
+
     clock = Clock()
     with clock.stage("world"):
         _, heldout, catalog = prepare_world(opts)

@@ -154,7 +154,7 @@ def _frames(plan: TitlePlan, mouths, width, height):
     for shot, look in zip(plan.shots, plan.looks):
         length = shot["end_frame"] - shot["start_frame"]
         renderer = ShotRenderer(look, width, height, length, shot["speakers_idx"],
-                                plan.face_colours)
+                                plan.face_colours, plan.faces)
         for k in range(length):
             g = shot["start_frame"] + k
             yield renderer.frame(k, {i: float(mouths[i][g]) for i in shot["speakers_idx"]})
@@ -170,7 +170,8 @@ def _title_label(name, opts, plan: TitlePlan) -> dict:
         "speakers": [{**s.label(), **more} for s, more in zip(speakers, extra)],
         "shots": [{"index": s["index"], "start": s["start"], "end": s["end"], "scene": s["scene"],
                    "sound": s["sound"], "speakers": [speakers[i].id for i in s["speakers_idx"]],
-                   **({"location": s["location"]} if "location" in s else {})}
+                   **({"location": s["location"], "partner": speakers[s["partner"]].id}
+                      if "location" in s else {})}
                   for s in shots],
         "dialogue": [{"shot": line.shot, "speaker": line.speaker, "phrase": line.phrase,
                       "text": {lang: PHRASES[line.phrase][lang] for lang in opts.track_order},

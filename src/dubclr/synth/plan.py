@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dubclr.synth.dialogue import Line, Speaker, draw_speakers, place_lines
-from dubclr.synth.scenes import SCENE_CLASSES, ShotLook, draw_look
+from dubclr.synth.scenes import SCENE_CLASSES, FaceLayout, ShotLook, draw_look
 from dubclr.synth.sounds import SCENE_SOUNDS
 
 
@@ -24,6 +24,7 @@ class TitlePlan:
     lines: list[Line]
     face_colours: list[tuple[float, float, float]] | None = None  # per speaker; None: default
     speaker_labels: list[dict] = field(default_factory=list)  # extra label fields per speaker
+    faces: FaceLayout = field(default_factory=FaceLayout)
 
     @property
     def num_frames(self) -> int:

@@ -7,14 +7,15 @@ writes the generative model down as a table; in short:
 - a title casts 2-4 actors and has 2-3 locations (scene classes) that its shots revisit, so
   shots that look alike carry different conversations ("looking similar, sounding
   different");
-- a shot shows 1-2 of the cast and holds 0..`max_lines_per_shot` lines, each by a character
-  on screen, its phrase drawn uniformly from `KEYWORDS`, its onset drawn uniformly: the
-  words, voices and timing depend on nothing the scene or sound labels name;
+- a shot is a close-up of one of the cast talking with another, off screen (shot / reverse
+  shot): 1..`max_lines_per_shot` lines, the first by the character on screen, then taking
+  turns; each phrase drawn uniformly from `KEYWORDS`, each onset drawn uniformly: the words,
+  voices and timing depend on nothing the scene or sound labels name;
 - dubs replace only the speech: per language, each character is re-voiced by a dub voice
   drawn independently of the actor, and each line's onset moves by up to
   `DUB_ONSET_JITTER` seconds (its length differs anyway: another language). The music and
   effects bed is the same samples in every track;
-- the picture follows the original speech: mouths open with the original line's envelope.
+- the picture follows the original speech: the mouth opens with the original line's envelope.
 
 So a model trained on originals alone can tie the picture to the speech (faces to voices,
 mouths to speech timing); a dub breaks both ties and leaves only the bed <-> location one.
@@ -29,13 +30,12 @@ import numpy as np
 from dubclr.synth.dialogue import Line, Speaker, spoken
 from dubclr.synth.phrasebook import PHRASES
 from dubclr.synth.plan import TitlePlan, shot_entry, shot_lengths
-from dubclr.synth.scenes import SCENE_CLASSES, draw_look
+from dubclr.synth.scenes import SCENE_CLASSES, FaceLayout, draw_look
 from dubclr.synth.tts import VARIANTS
 
 DUB_ONSET_JITTER = 0.4  # seconds a dubbed line may start before or after the original
 CAST_SIZE = (2, 4)  # actors per title, inclusive
 LOCATIONS = (2, 3)  # locations (scene classes) per title, inclusive
-ON_SCREEN = (1, 2)  # characters per shot, inclusive
 
 # The phrases of the study world: short and about nothing a scene or sound label names.
 KEYWORD_TEXTS = ("Look!", "Yes, of course.", "No, not today.", "Where are you going?",
@@ -45,7 +45,10 @@ KEYWORDS = tuple(next(i for i, p in enumerate(PHRASES) if p["en"] == text)
 
 # Defaults of a study corpus where `CorpusOptions` has its own (CLI and harness use these).
 STUDY_DEFAULTS = {"shots": (8, 10), "shot_seconds": (3.0, 5.0), "title_seconds": 40.0,
-                  "size": (128, 72), "max_lines_per_shot": 2}
+                  "size": (96, 72), "max_lines_per_shot": 2}
+# Dialogue is shot in close-ups: one big face in the middle of a 4:3 frame, so a 64 px crop of
+# the picture keeps it.
+CLOSE_UP = FaceLayout(radius=0.3, span=1.0)
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,9 @@ def plan_study_title(rng: np.random.Generator, opts) -> TitlePlan:
     for k, length in enumerate(shot_lengths(rng, opts)):
         others = [i for i in range(len(scenes)) if i != where]
         where = others[int(rng.integers(len(others)))]
-        count = int(rng.integers(ON_SCREEN[0], min(ON_SCREEN[1], len(cast)) + 1))
-        who = sorted(int(i) for i in rng.choice(len(cast), count, replace=False))
-        shot = shot_entry(k, frame, length, opts.fps, scenes[where], who)
-        shot["location"] = where
+        on_screen, partner = (int(i) for i in rng.choice(len(cast), 2, replace=False))
+        shot = shot_entry(k, frame, length, opts.fps, scenes[where], [on_screen])
+        shot["location"], shot["partner"] = where, partner
         shots.append(shot)
         looks.append(replace(place_looks[where], pan=round(float(rng.uniform(-1.5, 1.5)), 2)))
         frame += length
@@ -95,7 +97,8 @@ def plan_study_title(rng: np.random.Generator, opts) -> TitlePlan:
     labels = [{"actor": a, "dub_voices": {lang: _voice_label(dub_voices[lang][i])
                                           for lang in dubs}}
               for i, a in enumerate(cast)]
-    return TitlePlan(speakers, shots, looks, lines, [ACTORS[a].face for a in cast], labels)
+    return TitlePlan(speakers, shots, looks, lines, [ACTORS[a].face for a in cast], labels,
+                     CLOSE_UP)
 
 
 def draw_dub_voice(rng: np.random.Generator, character: str) -> Speaker:
@@ -107,17 +110,18 @@ def draw_dub_voice(rng: np.random.Generator, character: str) -> Speaker:
 def place_study_lines(rng: np.random.Generator, shots: list[dict],
                       voices: dict[str, list[Speaker]], languages: tuple[str, ...],
                       sample_rate: int, max_lines: int) -> list[Line]:
-    """0..`max_lines` lines per shot (uniform), spoken by on-screen characters in each
-    language's voice; a dubbed line starts within `DUB_ONSET_JITTER` s of the original,
-    inside the shot and after that language's previous line."""
+    """1..`max_lines` lines per shot (uniform), the first by the character on screen, then
+    in turns with the off-screen partner, each in its language's voice; a dubbed line starts
+    within `DUB_ONSET_JITTER` s of the original, inside the shot and after that language's
+    previous line."""
     original, dubs = languages[0], languages[1:]
     lines = []
     for shot in shots:
-        wanted = int(rng.integers(0, max_lines + 1))
+        wanted = int(rng.integers(1, max_lines + 1))
         cursor = shot["start"] + float(rng.uniform(0.25, 0.7))
         previous_end = {lang: shot["start"] for lang in dubs}
-        for _ in range(wanted):
-            who = shot["speakers_idx"][int(rng.integers(len(shot["speakers_idx"])))]
+        for turn in range(wanted):
+            who = shot["partner"] if turn % 2 else shot["speakers_idx"][0]
             phrase = KEYWORDS[int(rng.integers(len(KEYWORDS)))]
             audio = {lang: spoken(PHRASES[phrase][lang], lang, voices[lang][who].variant,
                                   voices[lang][who].pitch, voices[lang][who].rate, sample_rate)
@@ -146,6 +150,6 @@ def _voice_label(speaker: Speaker) -> dict:
 def world_label() -> dict:
     """The study world's constants, written into labels.json."""
     return {"name": "study", "dub_onset_jitter": DUB_ONSET_JITTER, "cast_size": list(CAST_SIZE),
-            "locations": list(LOCATIONS), "on_screen": list(ON_SCREEN),
+            "locations": list(LOCATIONS), "close_up_radius": CLOSE_UP.radius,
             "keywords": list(KEYWORDS),
             "actors": [{"face": list(a.face), **_voice_label(a.voice)} for a in ACTORS]}
