@@ -2,8 +2,10 @@
 controlled study, built so that cause and effect are known. docs/study.md ("The world")
 writes the generative model down as a table; in short:
 
-- a corpus-wide pool of `ACTORS`, each with a face colour and an original voice: in the
-  original track an actor always sounds like themself (the face <-> voice link of films);
+- a corpus-wide pool of `ACTORS`, each with a face colour and an original voice (espeak-ng
+  variant, pitch, rate and a timbre: one formant region boosted, so that a voice is as easy to
+  tell apart as a face): in the original track an actor always sounds like themself (the
+  face <-> voice link of films);
 - a title casts 2-4 actors and has 2-3 locations (scene classes) that its shots revisit, so
   shots that look alike carry different conversations ("looking similar, sounding
   different");
@@ -27,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dubclr.synth.dialogue import Line, Speaker, spoken
+from dubclr.synth.dialogue import TIMBRE_HZ, Line, Speaker, spoken
 from dubclr.synth.phrasebook import PHRASES
 from dubclr.synth.plan import TitlePlan, shot_entry, shot_lengths
 from dubclr.synth.scenes import SCENE_CLASSES, FaceLayout, draw_look
@@ -58,7 +60,7 @@ class Actor:
 
 
 ACTORS = tuple(
-    Actor(face, Speaker(id=f"actor{i}", variant=variant, pitch=pitch, rate=rate))
+    Actor(face, Speaker(id=f"actor{i}", variant=variant, pitch=pitch, rate=rate, timbre=i))
     for i, (face, variant, pitch, rate) in enumerate((
         ((0.95, 0.78, 0.62), VARIANTS[0], 30, 160),
         ((0.62, 0.42, 0.28), VARIANTS[1], 70, 175),
@@ -102,9 +104,10 @@ def plan_study_title(rng: np.random.Generator, opts) -> TitlePlan:
 
 
 def draw_dub_voice(rng: np.random.Generator, character: str) -> Speaker:
-    """A dub actor for one character: any variant, pitch and rate, whoever plays it."""
+    """A dub actor for one character: any variant, pitch, rate and timbre, whoever plays it."""
     return Speaker(id=character, variant=VARIANTS[int(rng.integers(len(VARIANTS)))],
-                   pitch=int(rng.integers(25, 76)), rate=int(rng.integers(150, 186)))
+                   pitch=int(rng.integers(25, 76)), rate=int(rng.integers(150, 186)),
+                   timbre=int(rng.integers(len(TIMBRE_HZ))))
 
 
 def place_study_lines(rng: np.random.Generator, shots: list[dict],
@@ -123,8 +126,7 @@ def place_study_lines(rng: np.random.Generator, shots: list[dict],
         for turn in range(wanted):
             who = shot["partner"] if turn % 2 else shot["speakers_idx"][0]
             phrase = KEYWORDS[int(rng.integers(len(KEYWORDS)))]
-            audio = {lang: spoken(PHRASES[phrase][lang], lang, voices[lang][who].variant,
-                                  voices[lang][who].pitch, voices[lang][who].rate, sample_rate)
+            audio = {lang: _speak(PHRASES[phrase][lang], lang, voices[lang][who], sample_rate)
                      for lang in languages}
             longest = max(len(a) for a in audio.values()) / sample_rate
             if cursor + longest + 0.2 > shot["end"]:
@@ -143,8 +145,13 @@ def place_study_lines(rng: np.random.Generator, shots: list[dict],
     return lines
 
 
+def _speak(text: str, language: str, voice: Speaker, sample_rate: int) -> np.ndarray:
+    return spoken(text, language, voice.variant, voice.pitch, voice.rate, sample_rate,
+                  voice.timbre)
+
+
 def _voice_label(speaker: Speaker) -> dict:
-    return {"voice": speaker.variant, "pitch": speaker.pitch, "rate": speaker.rate}
+    return {k: v for k, v in speaker.label().items() if k != "id"}
 
 
 def world_label() -> dict:
