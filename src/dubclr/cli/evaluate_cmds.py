@@ -81,8 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", default="EN,EFJ,SEP",
                    help="comma-separated variants, each a CONFIGS/<name>.yaml (default EN,EFJ,SEP)")
     p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
-    p.add_argument("--steps", type=int, default=100,
-                   help="optimizer steps per run, the same for every variant (default 100)")
+    p.add_argument("--steps", type=int, default=150,
+                   help="optimizer steps per run, the same for every variant (default 150)")
     p.add_argument("--pretrain-titles", type=int, default=24, help="pretraining titles (24)")
     p.add_argument("--heldout-titles", type=int, default=16, help="held-out titles (16)")
     p.add_argument("--title-seconds", type=float, default=40.0,

@@ -42,7 +42,7 @@ class StudyOptions:
     out: Path
     variants: tuple[str, ...] = ("EN", "EFJ", "SEP")
     seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 100  # optimizer steps per run, the same for every variant
+    steps: int = 150  # optimizer steps per run, the same for every variant
     pretrain_titles: int = 24
     heldout_titles: int = 16
     title_seconds: float = 40.0  # about 10 shots of 3-5 s
@@ -312,7 +312,8 @@ def _run_study(opts: StudyOptions) -> dict:
             run_dir = run_dir_for(opts.out, variant, seed, opts.steps)
             with clock.stage("train"):
                 checkpoint = train_variant(variant, seed, catalog, run_dir, opts.steps,
-                                           configs=opts.configs, overrides=opts.overrides,
+                                           configs=opts.configs,
+                                           overrides=(f"device={opts.device}", *opts.overrides),
                                            show_progress=opts.show_progress)
             with clock.stage("evaluate"):
                 clips = clips or StudyClips(heldout)
