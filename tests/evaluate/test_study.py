@@ -124,3 +124,33 @@ def test_window_labels_come_from_the_dialogue():
 def test_world_options_scale_the_shot_count():
     assert world_options(40)["shots"] == (8, 10)
     assert world_options(8)["shots"] == (1, 2)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_cpu_seconds_count_a_live_child_and_its_reaped_children():
+    """The corpus builder's fork server is alive at the end of a stage; its workers' CPU is
+    in its own children's times, which only /proc shows while it lives."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    from dubclr.evaluate.study import cpu_seconds
+
+    burn = ("import subprocess, sys, time\n"
+            "subprocess.run([sys.executable, '-c', 'x = sum(i * i for i in range(3_000_000))'])\n"
+            "time.sleep(30)\n")
+    def others() -> float:  # everything cpu_seconds counts but this process's own time
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return cpu_seconds() - own.ru_utime - own.ru_stime
+
+    before = others()
+    child = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        deadline = time.time() + 20
+        while others() - before < 0.15 and time.time() < deadline:
+            time.sleep(0.2)
+        assert others() - before >= 0.15  # the grandchild's work, through the live child
+    finally:
+        child.kill()
+        child.wait()
