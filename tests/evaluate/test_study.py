@@ -41,7 +41,7 @@ def test_every_variant_trained_the_same_steps_and_was_scored(study):
         run = run_dir_for(out, variant, 0, 2)
         assert (run / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
         config = (run / "config.yaml").read_text()
-        assert "steps_per_epoch: 1" in config  # 2 steps = the config's 10 epochs, rescaled
+        assert "batches_per_epoch: 1" in config  # 2 steps = the config's 10 epochs, rescaled
         scores = document["runs"][variant]["0"]
         assert set(scores) >= {t.name for t in STUDY_TASKS} | {"retrieval_original"}
     policies = {v: (run_dir_for(out, v, 0, 2) / "config.yaml").read_text()
@@ -138,7 +138,7 @@ def test_cpu_seconds_count_a_live_child_and_its_reaped_children():
     from dubclr.evaluate.study import cpu_seconds
 
     burn = ("import subprocess, sys, time\n"
-            "subprocess.run([sys.executable, '-c', 'x = sum(i * i for i in range(3_000_000))'])\n"
+            "subprocess.run([sys.executable, '-c', 'x = sum(i * i for i in range(10_000_000))'])\n"
             "time.sleep(30)\n")
     def others() -> float:  # everything cpu_seconds counts but this process's own time
         own = resource.getrusage(resource.RUSAGE_SELF)
@@ -148,9 +148,9 @@ def test_cpu_seconds_count_a_live_child_and_its_reaped_children():
     child = subprocess.Popen([sys.executable, "-c", burn])
     try:
         deadline = time.time() + 20
-        while others() - before < 0.15 and time.time() < deadline:
+        while others() - before < 0.1 and time.time() < deadline:
             time.sleep(0.2)
-        assert others() - before >= 0.15  # the grandchild's work, through the live child
+        assert others() - before >= 0.1  # the grandchild's work, through the live child
     finally:
         child.kill()
         child.wait()

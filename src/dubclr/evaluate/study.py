@@ -190,9 +190,10 @@ def train_variant(variant: str, seed: int, catalog: Path, run_dir: Path, steps: 
 
     path = config_path(configs, variant)
     base = [f"data.catalog={catalog}", f"run_dir={run_dir}", f"seed={seed}", *overrides]
-    epochs = load_config(TrainConfig, path, base).schedule.epochs
-    per_epoch = max(1, math.ceil(steps / epochs))
-    cfg = load_config(TrainConfig, path, [*base, f"data.sampler.steps_per_epoch={per_epoch}",
+    plain = load_config(TrainConfig, path, base)
+    per_epoch = max(1, math.ceil(steps / plain.schedule.epochs))
+    batches = per_epoch * plain.optim.accum_steps  # a batch per micro-batch of each step
+    cfg = load_config(TrainConfig, path, [*base, f"data.sampler.batches_per_epoch={batches}",
                                           f"schedule.epochs={steps / per_epoch}"])
     result = Trainer(cfg, resume="auto", show_progress=show_progress).fit()
     if result.last_checkpoint is None or result.step < steps:
