@@ -25,7 +25,7 @@ import numpy as np
 from dubclr.evaluate.encoder import load_encoder
 from dubclr.evaluate.probes import ProbeConfig
 from dubclr.evaluate.retrieval import cross_language_retrieval
-from dubclr.evaluate.shots import Shot, ShotEmbeddings, embed_shots, read_corpus
+from dubclr.evaluate.shots import ClipInputs, Shot, ShotEmbeddings, embed_shots, read_corpus
 from dubclr.evaluate.toy_bench import TASKS, ToyTask, run_task, task_rows, title_folds
 
 CLIP_SECONDS = 3.0
@@ -59,6 +59,7 @@ class StudyClips:
         self.shots: list[Shot] = []
         self.lines: list[Shot] = []
         self.phrase: dict[str, int] = {}  # line window key -> phrase index
+        self.inputs = ClipInputs()  # decoded once, for every checkpoint evaluated here
         for shot in shots:
             window_end = min(shot.end, shot.start + CLIP_SECONDS)
             heard = voices_heard(titles[shot.title]["dialogue"], shot.index, shot.start,
@@ -130,7 +131,8 @@ def evaluate_study_checkpoint(checkpoint: str | Path, clips: StudyClips,
                               probe_cfg: ProbeConfig = STUDY_PROBE, device: str = "cpu") -> dict:
     """Every study task and retrieval for one checkpoint."""
     encoder = load_encoder(checkpoint, device=device)
-    emb = embed_shots(encoder, clips.shots + clips.lines, desc=f"embed {Path(checkpoint).name}")
+    emb = embed_shots(encoder, clips.shots + clips.lines, desc=f"embed {Path(checkpoint).name}",
+                      inputs=clips.inputs)
     folds, held_out = clips.folds()
     tasks = {}
     for task in STUDY_TASKS:

@@ -26,7 +26,7 @@ from dubclr.evaluate.encoder import load_encoder
 from dubclr.evaluate.probe_data import ProbeInputError, build_dataset
 from dubclr.evaluate.probes import ProbeConfig, run_probe
 from dubclr.evaluate.retrieval import cross_language_retrieval
-from dubclr.evaluate.shots import Shot, ShotEmbeddings, embed_shots, read_corpus
+from dubclr.evaluate.shots import ClipInputs, Shot, ShotEmbeddings, embed_shots, read_corpus
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,14 @@ def task_rows(task: ToyTask, shots: list[Shot], emb: ShotEmbeddings,
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus_dir: str | Path, probe_cfg: ProbeConfig,
-                        device: str = "cpu", shots: list[Shot] | None = None) -> dict:
-    """All toy tasks and retrieval for one checkpoint."""
+                        device: str = "cpu", shots: list[Shot] | None = None,
+                        inputs: ClipInputs | None = None) -> dict:
+    """All toy tasks and retrieval for one checkpoint (`inputs`: clips decoded for an
+    earlier checkpoint, reused where the preprocessing is the same)."""
     if shots is None:
         _, shots = read_corpus(corpus_dir)
     encoder = load_encoder(checkpoint, device=device)
-    emb = embed_shots(encoder, shots, desc=f"embed {Path(checkpoint).name}")
+    emb = embed_shots(encoder, shots, desc=f"embed {Path(checkpoint).name}", inputs=inputs)
     folds, held_out = title_folds(shots)
     results: dict = {"held_out_titles": held_out, "tasks": {}}
     for task in TASKS:
@@ -135,10 +137,11 @@ def run_toy_bench(checkpoints: list[str | Path], corpus_dir: str | Path,
     if len(set(names)) != len(names):  # two runs with the same folder name
         names = [f"{n}#{i}" for i, n in enumerate(names)]
     labels, shots = read_corpus(corpus_dir)
-    variants = {}
+    variants, inputs = {}, ClipInputs()  # every clip decoded once for all checkpoints
     for name, ckpt in zip(names, checkpoints):
         variants[name] = {"checkpoint": str(ckpt),
-                          **evaluate_checkpoint(ckpt, corpus_dir, probe_cfg, device, shots)}
+                          **evaluate_checkpoint(ckpt, corpus_dir, probe_cfg, device, shots,
+                                                inputs)}
     return {"corpus": str(Path(corpus_dir).resolve()), "titles": len(labels["titles"]),
             "shots": len(shots), "tasks": [t.__dict__ for t in TASKS], "variants": variants,
             "seeds": list(probe_cfg.seeds)}
