@@ -78,13 +78,27 @@ def test_a_second_run_trains_nothing_and_reuses_the_evaluations(study, capsys):
     assert again["runs"] == document["runs"]
 
 
+def test_a_run_that_fails_in_its_process_is_a_one_line_error(study, capsys):
+    """The runs train in child processes (--parallel 2); a config error found there reaches
+    the command as its message, and the study stops."""
+    out, _ = study
+    bad = list(SMOKE)  # 3 steps (new runs) with a same-title group larger than a batch
+    bad[bad.index("--steps") + 1] = "3"
+    bad[bad.index("data.sampler.same_title=2")] = "data.sampler.same_title=9"
+    assert main(["bench", "study", "--out", str(out), *bad, "--parallel", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "same_title" in err and "Traceback" not in err
+    assert not (out / "eval" / "3steps").exists()
+
+
 def test_bad_requests_are_one_line_errors(tmp_path, capsys):
     assert main(["bench", "study", "--out", str(tmp_path), "--compare", "EFJ,XX"]) == 2
     assert main(["bench", "study", "--out", str(tmp_path), "--steps", "0"]) == 2
+    assert main(["bench", "study", "--out", str(tmp_path), "--parallel", "0"]) == 2
     assert main(["bench", "study", "--out", str(tmp_path / "v"), "--variants", "EN,NOPE",
                  "--compare", "EN,NOPE", *SMOKE]) == 2
     err = capsys.readouterr().err
-    assert "--compare" in err and "--steps" in err and "NOPE" in err and "Traceback" not in err
+    assert "--compare" in err and "--steps" in err and "--parallel" in err and "NOPE" in err and "Traceback" not in err
 
 
 def test_summary_pairs_seeds_and_skips_missing_scores():

@@ -94,9 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override for every run, e.g. --set data.num_workers=1")
     p.add_argument("--jobs", type=int, default=2, help="processes for corpus and index (2)")
+    p.add_argument("--parallel", type=int, default=2,
+                   help="training runs at once, each its own process (2: one per core)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads of the training/evaluating process (1: the two loader "
-                   "workers use the other core)")
+                   help="torch threads of each training run and of evaluation (1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=_bench_study)
 
@@ -205,9 +206,9 @@ def _bench_study(args) -> int:
     if len(compare) != 2 or set(compare) - set(variants):
         raise ConfigError(f"--compare takes two of the variants ({','.join(variants)}), "
                           f"got {args.compare!r}")
-    if args.steps < 1 or args.threads < 1:
-        raise ConfigError(f"--steps and --threads must be >= 1, got {args.steps} and "
-                          f"{args.threads}")
+    if min(args.steps, args.threads, args.parallel) < 1:
+        raise ConfigError(f"--steps, --threads and --parallel must be >= 1, got {args.steps}, "
+                          f"{args.threads} and {args.parallel}")
     if args.title_seconds < 3:
         raise ConfigError(f"--title-seconds must be >= 3 (one shot), got {args.title_seconds}")
     if args.pretrain_titles < 1 or args.heldout_titles < 3:
@@ -218,7 +219,8 @@ def _bench_study(args) -> int:
                         heldout_titles=args.heldout_titles, title_seconds=args.title_seconds,
                         world_seed=args.world_seed,
                         configs=args.configs, overrides=tuple(args.overrides), compare=compare,
-                        jobs=args.jobs, threads=args.threads, device=args.device)
+                        jobs=args.jobs, parallel=args.parallel, threads=args.threads,
+                        device=args.device)
     document = run_study(opts)
     from dubclr.evaluate.study_report import study_markdown
 

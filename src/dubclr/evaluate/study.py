@@ -5,9 +5,9 @@ Stages, each resumable (a stage whose outputs exist is skipped when run again):
 1. world: a pretraining corpus and a held-out corpus of the study world (other titles, the
    same world), and a catalog of the pretraining titles with their labelled shots;
 2. train: every variant (EN, EFJ, SEP...) x seed, on the same catalog with the same number
-   of steps, through :func:`train_variant`, the one place that knows how a model is
-   trained (phase 2 points it at prepared shards);
-3. evaluate: every checkpoint on the held-out titles (``study_tasks``);
+   of steps, two runs at a time (``study_train``);
+3. evaluate: every checkpoint on the held-out titles, each clip decoded once for all of
+   them (``study_tasks``);
 4. report: mean and 95 % t-interval per task and variant over seeds, paired t-tests of one
    variant against another (EFJ vs EN), Markdown, HTML, PNG and JSON (``study_report``),
    with the wall and CPU seconds of every stage.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import resource
 import time
@@ -33,6 +32,7 @@ from dubclr.evaluate.study_tasks import (
     StudyClips,
     evaluate_study_checkpoint,
 )
+from dubclr.evaluate.study_train import Run, config_path, run_dir_for, train_runs
 
 RETRIEVAL_ROWS = ("retrieval_original", "retrieval_dub", "retrieval_gap")
 
@@ -52,7 +52,8 @@ class StudyOptions:
     compare: tuple[str, str] = ("EFJ", "EN")  # paired test of the first against the second
     probe: ProbeConfig = field(default_factory=lambda: STUDY_PROBE)
     jobs: int = 2
-    threads: int = 1  # torch threads of this process (the loader's workers have one each)
+    parallel: int = 2  # training runs at once, each its own process
+    threads: int = 1  # torch threads of each run and of evaluation (loader workers: one each)
     device: str = "cpu"
     show_progress: bool = True
 
@@ -156,50 +157,6 @@ def write_shots_csv(corpus: Path, path: Path) -> Path:
                 writer.writerow([title["file"], shot["start"], shot["end"]])
     temporary.replace(path)
     return path
-
-
-# ---------------------------------------------------------------- 2. train
-
-
-def run_dir_for(out: Path, variant: str, seed: int, steps: int) -> Path:
-    return out / "runs" / f"{steps}steps" / f"{variant}-s{seed}"
-
-
-def config_path(configs: Path, variant: str) -> Path:
-    """`configs/<variant>.yaml`; ConfigError naming the folder's variants when missing."""
-    from dubclr.errors import ConfigError
-
-    path = configs / f"{variant}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in configs.glob("[!_]*.yaml")) if configs.is_dir() else []
-        raise ConfigError(f"no config for variant {variant!r}: {path} not found (variants in "
-                          f"{configs}: {', '.join(known) or 'none'})")
-    return path
-
-
-def train_variant(variant: str, seed: int, catalog: Path, run_dir: Path, steps: int, *,
-                  configs: Path = Path("configs/study"), overrides: tuple[str, ...] = (),
-                  show_progress: bool = True) -> Path:
-    """Train (or finish training) one variant with one seed for `steps` optimizer steps;
-    returns its last checkpoint. The config's epochs (10, half an epoch of warm-up) are
-    kept by making an epoch `steps / epochs` steps long."""
-    from dubclr.config import load_config
-    from dubclr.errors import ConfigError
-    from dubclr.train.config import TrainConfig
-    from dubclr.train.loop import Trainer
-
-    path = config_path(configs, variant)
-    base = [f"data.catalog={catalog}", f"run_dir={run_dir}", f"seed={seed}", *overrides]
-    plain = load_config(TrainConfig, path, base)
-    per_epoch = max(1, math.ceil(steps / plain.schedule.epochs))
-    batches = per_epoch * plain.optim.accum_steps  # a batch per micro-batch of each step
-    cfg = load_config(TrainConfig, path, [*base, f"data.sampler.batches_per_epoch={batches}",
-                                          f"schedule.epochs={steps / per_epoch}"])
-    result = Trainer(cfg, resume="auto", show_progress=show_progress).fit()
-    if result.last_checkpoint is None or result.step < steps:
-        raise ConfigError(f"run {run_dir} stopped at step {result.step} of {steps}"
-                          + (f" ({result.stopped_by})" if result.stopped_by else ""))
-    return result.last_checkpoint
 
 
 # ---------------------------------------------------------------- 3. evaluate
@@ -306,20 +263,19 @@ def _run_study(opts: StudyOptions) -> dict:
     clock = Clock()
     with clock.stage("world"):
         _, heldout, catalog = prepare_world(opts)
+    plan = [Run(variant, seed, run_dir_for(opts.out, variant, seed, opts.steps))
+            for seed in opts.seeds for variant in opts.variants]  # seed by seed: balanced
+    with clock.stage("train"):
+        checkpoints = train_runs(plan, catalog, opts.steps, configs=opts.configs,
+                                 overrides=(f"device={opts.device}", *opts.overrides),
+                                 parallel=opts.parallel, threads=opts.threads,
+                                 show_progress=opts.show_progress)
     runs: dict[str, dict[int, dict]] = {v: {} for v in opts.variants}
-    clips = None
-    for seed in opts.seeds:  # seed by seed, so a partial study is balanced across variants
-        for variant in opts.variants:
-            run_dir = run_dir_for(opts.out, variant, seed, opts.steps)
-            with clock.stage("train"):
-                checkpoint = train_variant(variant, seed, catalog, run_dir, opts.steps,
-                                           configs=opts.configs,
-                                           overrides=(f"device={opts.device}", *opts.overrides),
-                                           show_progress=opts.show_progress)
-            with clock.stage("evaluate"):
-                clips = clips or StudyClips(heldout)
-                cache = opts.out / "eval" / run_dir.parent.name / f"{run_dir.name}.json"
-                runs[variant][seed] = evaluate_run(checkpoint, clips, cache, opts)
+    with clock.stage("evaluate"):
+        clips = StudyClips(heldout)
+        for run in plan:
+            cache = opts.out / "eval" / run.run_dir.parent.name / f"{run.run_dir.name}.json"
+            runs[run.variant][run.seed] = evaluate_run(checkpoints[run], clips, cache, opts)
     with clock.stage("report"):
         document = {
             "options": {k: (str(v) if isinstance(v, Path) else v)
