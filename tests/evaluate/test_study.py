@@ -11,6 +11,7 @@ from dubclr.cli import main
 from dubclr.evaluate.study import run_dir_for, summarise, world_options
 from dubclr.evaluate.study_tasks import STUDY_TASKS, line_windows, voices_heard
 
+DATA = "originals"  # what the smoke's runs read (the study's default)
 SMOKE = ["--seeds", "0", "--steps", "2", "--pretrain-titles", "3", "--heldout-titles", "3",
          "--title-seconds", "10", "--jobs", "2", "--set", "data.sampler.batch_size=4",
          "--set", "data.sampler.same_title=2", "--set", "data.num_workers=1"]
@@ -38,13 +39,13 @@ def test_report_files_and_table(study):
 def test_every_variant_trained_the_same_steps_and_was_scored(study):
     out, document = study
     for variant in ("EN", "EFJ", "SEP"):
-        run = run_dir_for(out, variant, 0, 2)
+        run = run_dir_for(out, variant, 0, 2, DATA)
         assert (run / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
         config = (run / "config.yaml").read_text()
         assert "batches_per_epoch: 1" in config  # 2 steps = the config's 10 epochs, rescaled
         scores = document["runs"][variant]["0"]
         assert set(scores) >= {t.name for t in STUDY_TASKS} | {"retrieval_original"}
-    policies = {v: (run_dir_for(out, v, 0, 2) / "config.yaml").read_text()
+    policies = {v: (run_dir_for(out, v, 0, 2, DATA) / "config.yaml").read_text()
                 for v in ("EN", "EFJ", "SEP")}
     assert "dub_policy: mono" in policies["EN"] and "cycle:es,fr,ja" in policies["EFJ"]
     assert "dub_policy: separated" in policies["SEP"]
@@ -70,7 +71,7 @@ def test_timing_is_recorded(study):
 
 def test_a_second_run_trains_nothing_and_reuses_the_evaluations(study, capsys):
     out, document = study
-    cached = out / "eval" / "2steps" / "EN-s0.json"
+    cached = out / "eval" / f"2steps-{DATA}" / "EN-s0.json"
     before = cached.stat().st_mtime_ns
     assert main(["bench", "study", "--out", str(out), *SMOKE]) == 0
     assert cached.stat().st_mtime_ns == before
@@ -88,7 +89,7 @@ def test_a_run_that_fails_in_its_process_is_a_one_line_error(study, capsys):
     assert main(["bench", "study", "--out", str(out), *bad, "--parallel", "2"]) == 2
     err = capsys.readouterr().err
     assert "same_title" in err and "Traceback" not in err
-    assert not (out / "eval" / "3steps").exists()
+    assert not (out / "eval" / f"3steps-{DATA}").exists()
 
 
 def test_bad_requests_are_one_line_errors(tmp_path, capsys):

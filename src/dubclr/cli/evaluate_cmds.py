@@ -93,7 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", default="EFJ,EN", help="paired test of A against B (EFJ,EN)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override for every run, e.g. --set data.num_workers=1")
-    p.add_argument("--jobs", type=int, default=2, help="processes for corpus and index (2)")
+    p.add_argument("--data", choices=("shards", "originals"), default="originals",
+                   help="what the runs read: shot shards built once (OUT/shards) or the "
+                   "original titles (default originals)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="processes for the corpus, index and shards (2)")
     p.add_argument("--parallel", type=int, default=2,
                    help="training runs at once, each its own process (2: one per core)")
     p.add_argument("--threads", type=int, default=1,
@@ -219,7 +223,7 @@ def _bench_study(args) -> int:
                         heldout_titles=args.heldout_titles, title_seconds=args.title_seconds,
                         world_seed=args.world_seed,
                         configs=args.configs, overrides=tuple(args.overrides), compare=compare,
-                        jobs=args.jobs, parallel=args.parallel, threads=args.threads,
+                        data=args.data, jobs=args.jobs, parallel=args.parallel, threads=args.threads,
                         device=args.device)
     document = run_study(opts)
     from dubclr.evaluate.study_report import study_markdown

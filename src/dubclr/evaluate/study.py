@@ -48,6 +48,7 @@ class StudyOptions:
     title_seconds: float = 40.0  # about 10 shots of 3-5 s
     world_seed: int = 0  # the held-out corpus uses world_seed + 1: other titles, same world
     configs: Path = Path("configs/study")  # <variant>.yaml per variant
+    data: str = "originals"  # what the runs read: "shards" (built once) or "originals"
     overrides: tuple[str, ...] = ()  # dotted config overrides applied to every run
     compare: tuple[str, str] = ("EFJ", "EN")  # paired test of the first against the second
     probe: ProbeConfig = field(default_factory=lambda: STUDY_PROBE)
@@ -73,6 +74,10 @@ class Clock:
             entry = self.stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
             entry["wall_s"] += time.perf_counter() - wall
             entry["cpu_s"] += cpu_seconds() - cpu
+
+    def add_cpu(self, name: str, seconds: float) -> None:
+        """CPU spent by processes that are not our children (Ray's workers)."""
+        self.stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})["cpu_s"] += seconds
 
     def total(self) -> dict[str, float]:
         return {k: sum(s[k] for s in self.stages.values()) for k in ("wall_s", "cpu_s")}
@@ -157,6 +162,30 @@ def write_shots_csv(corpus: Path, path: Path) -> Path:
                 writer.writerow([title["file"], shot["start"], shot["end"]])
     temporary.replace(path)
     return path
+
+
+def prepare_shards(opts: StudyOptions, catalog: Path) -> tuple[Path, float]:
+    """The pretraining titles cut into shot shards once (`OUT/shards`, short side = the
+    largest training scale of the variants' configs), for every run to read; returns the
+    folder and the build's CPU seconds (its Ray workers are not our children)."""
+    from dubclr.config import load_config
+    from dubclr.errors import DubclrError
+    from dubclr.shards.build import ShardOptions
+    from dubclr.shards.pipeline import build_shards
+    from dubclr.train.config import TrainConfig
+
+    short_side = max(
+        max(load_config(TrainConfig, config_path(opts.configs, v),
+                        [f"data.catalog={catalog}", *opts.overrides]).data.video.train_scale)
+        for v in opts.variants)
+    out = opts.out / "shards"
+    report = build_shards(catalog, out, ShardOptions(short_side=int(short_side)),
+                          workers=opts.jobs, show_progress=opts.show_progress)
+    if report.failed or report.failed_before:
+        names = [name for name, _ in report.failed] + list(report.failed_before)
+        raise DubclrError(f"shards of {len(names)} title(s) failed ({', '.join(names[:5])}); "
+                          f"see `dubclr shards info {out}`")
+    return out, report.cpu_seconds
 
 
 # ---------------------------------------------------------------- 3. evaluate
@@ -263,11 +292,17 @@ def _run_study(opts: StudyOptions) -> dict:
     clock = Clock()
     with clock.stage("world"):
         _, heldout, catalog = prepare_world(opts)
-    plan = [Run(variant, seed, run_dir_for(opts.out, variant, seed, opts.steps))
+    overrides = (f"device={opts.device}", *opts.overrides)
+    if opts.data == "shards":  # the one place the study chooses what its runs read
+        with clock.stage("shards"):
+            shards, build_cpu = prepare_shards(opts, catalog)
+        clock.add_cpu("shards", build_cpu)
+        overrides += (f"data.shards={shards}",)
+    plan = [Run(variant, seed, run_dir_for(opts.out, variant, seed, opts.steps, opts.data))
             for seed in opts.seeds for variant in opts.variants]  # seed by seed: balanced
     with clock.stage("train"):
         checkpoints = train_runs(plan, catalog, opts.steps, configs=opts.configs,
-                                 overrides=(f"device={opts.device}", *opts.overrides),
+                                 overrides=overrides,
                                  parallel=opts.parallel, threads=opts.threads,
                                  show_progress=opts.show_progress)
     runs: dict[str, dict[int, dict]] = {v: {} for v in opts.variants}

@@ -25,8 +25,10 @@ class Run:
     run_dir: Path
 
 
-def run_dir_for(out: Path, variant: str, seed: int, steps: int) -> Path:
-    return out / "runs" / f"{steps}steps" / f"{variant}-s{seed}"
+def run_dir_for(out: Path, variant: str, seed: int, steps: int, data: str) -> Path:
+    """`OUT/runs/<steps>steps-<data>/<variant>-s<seed>`: runs that read their data
+    differently are different runs (a resumed run must keep its config)."""
+    return out / "runs" / f"{steps}steps-{data}" / f"{variant}-s{seed}"
 
 
 def config_path(configs: Path, variant: str) -> Path:
