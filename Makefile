@@ -24,7 +24,7 @@ lint: setup
 	@$(VENV)/bin/ruff check src tests benchmarks
 
 bench: setup
-	@$(PY) benchmarks/bench_models.py && $(PY) benchmarks/bench_loader.py
+	@$(PY) benchmarks/bench_models.py && $(PY) benchmarks/bench_window_decode.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,122 +1,166 @@
-"""Quadruplets per second per worker core: our window decoding vs a naive baseline.
+"""The training loader from originals vs from shards at 1080p, with 1 and 2 workers; build and storage.
 
-Builds a small synthetic corpus (320x180, 25 fps, 4 languages), indexes it, then decodes the
-same quadruplets (same shots, windows and languages) two ways in one process with one thread:
+Makes ``--titles`` movie-like titles (as `bench_shards.py`: Big Buck Bunny upscaled to
+1920x1080, 23.976 fps, H.264 with a keyframe every 250 frames at a film-like bitrate, a real
+5.1 track and two stereo dubs), indexes them, builds their shards
+(`dubclr.shards.pipeline.build_shards`, 320 px short side, Ray on ``--build-workers`` CPUs),
+then runs the real training loader (`dubclr.shards.loader.build_train_loader`: the sampler,
+the DataLoader workers, the squares, the collate) over the same batches two ways:
 
-* dubclr: ``QuadrupletDataset`` - seek to each 3 s window, decode only it, convert only the
-  16 sampled frames to RGB, cut the centre square, read each audio window sample-exactly;
-* naive: decode the whole shot (all frames to RGB, both audio tracks over the whole shot),
-  then resample / subsample / slice the two windows out of it.
+* originals: ``data.shards=null`` (`QuadrupletDataset`: each window decoded from the 1080p
+  title at 320 px short side);
+* shards: ``data.shards=OUT`` (one record read, one decode for both windows).
 
-    .venv/bin/python benchmarks/bench_loader.py [--titles 4] [--items 48] [--out DIR]
+16 frames per clip, 3 s windows, mono audio at 48 kHz, batches of 8 (4 shots per title),
+dub policy random. The rate is quadruplets per CPU-second: the CPU time of the loader's
+worker processes (``RUSAGE_CHILDREN``, read after they exit) plus the main process's, so it
+is per core whatever else runs on the box; wall-clock rates are printed too.
+
+    .venv/bin/python benchmarks/bench_loader.py [--titles 2] [--seconds 60] [--out DIR]
+        [--originals 2] [--shards 20] [--workers 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import resource
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from bench_shards import make_titles  # this folder
 
 from dubclr.config import from_dict
-from dubclr.data.clips import square_clip
 from dubclr.data.config import DataConfig
-from dubclr.data.dataset import QuadrupletDataset
 from dubclr.data.indexer import index_folder
-from dubclr.data.loader import load_selection
-from dubclr.data.sampler import SameTitleBatchSampler
-from dubclr.data.shots import detect_cuts
-from dubclr.media import read_audio, read_video, resample_indices, uniform_subsample_indices
-from dubclr.synth import build_corpus
+from dubclr.shards.build import ShardOptions
+from dubclr.shards.index import INDEX_NAME, ShardIndex
+from dubclr.shards.loader import ShardQuadrupletDataset, build_train_loader
+from dubclr.shards.pipeline import build_shards
+
+BATCH = 8
 
 
-def naive_quadruplet(ds: QuadrupletDataset, position: int, meta: dict) -> dict:
-    """Decode the whole shot, then cut the two windows out of it."""
-    shot, clip, sr = ds.shots[position], ds.cfg.clip_seconds, ds.cfg.audio.sample_rate
-    frames = read_video(shot.path, shot.start, shot.length, fps=None, num_frames=None)
-    fps = 25.0  # the corpus is 25 fps; resample_indices keeps every frame then
-    out = {}
-    for key, t in (("video_p", meta["t_p"]), ("video_s", meta["t_s"])):
-        # the frames whose timestamps fall in [t, t + clip), as read_video keeps them
-        first = math.ceil((t - shot.start) * fps - 1e-6)
-        last = math.ceil((t + clip - shot.start) * fps - 1e-6)
-        window = frames[first:last]
-        idx = resample_indices(len(window), fps, 25.0)
-        idx = idx[uniform_subsample_indices(len(idx), ds.cfg.video.num_frames)]
-        square = square_clip(window[idx], ds.frame_size)  # the centre square, as evaluation
-        out[key] = torch.from_numpy(np.ascontiguousarray(square.transpose(3, 0, 1, 2)))
-    for key, t, lang in (("audio_p", meta["t_p"], meta["lang_p"]),
-                         ("audio_s", meta["t_s"], meta["lang_s"])):
-        whole = read_audio(shot.path, shot.start, shot.length, track=lang, sample_rate=sr)
-        first = round((t - shot.start) * sr)
-        out[key] = torch.from_numpy(whole[first:first + round(clip * sr)])[None]
-    return out
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def loader_config(catalog: Path, shards: Path | None, workers: int, batches: int) -> DataConfig:
+    return from_dict(DataConfig, {
+        "catalog": str(catalog), "shards": str(shards) if shards else None,
+        "sampler": {"batch_size": BATCH, "same_title": 4, "batches_per_epoch": batches},
+        "num_workers": workers, "dub_policy": "random", "clip_seconds": 3.0,
+        "video": {"num_frames": 16, "train_scale": [256, 320], "crop": 224},
+        "audio": {"channels": 1, "sample_rate": 48000}})
+
+
+def run_loader(catalog: Path, shards: Path | None, workers: int, batches: int) -> dict:
+    """Quadruplets per CPU-second (workers + main) and per wall-second over ``batches``."""
+    loader = build_train_loader(loader_config(catalog, shards, workers, batches), seed=0)
+    child0, self0, wall0 = children_cpu(), time.process_time(), time.perf_counter()
+    items = 0
+    for batch in loader:
+        items += len(batch["meta"])
+        assert batch["video_p"].shape[-3:] == (16, 320, 320)
+    wall = time.perf_counter() - wall0
+    cpu = children_cpu() - child0 + time.process_time() - self0
+    return {"items": items, "cpu": cpu, "wall": wall, "per_cpu": items / cpu,
+            "per_wall": items / wall}
+
+
+class PackedShardDataset(ShardQuadrupletDataset):
+    """The shard read before planar decoding: packed RGB, then a transposing copy (for the
+    before/after figure)."""
+
+    def read_views(self, shot, starts, languages, rng) -> dict:
+        cfg = self.cfg
+        sample = self.reader.read(shot.title, shot.index, list(starts), list(languages),
+                                  clip_seconds=cfg.clip_seconds,
+                                  num_frames=cfg.video.num_frames, short_side=self.frame_size,
+                                  channels=cfg.audio.channels)
+        return {"video_p": self.square(sample.video[0], rng),
+                "video_s": self.square(sample.video[1], rng),
+                "audio_p": torch.from_numpy(sample.audio[0]),
+                "audio_s": torch.from_numpy(sample.audio[1])}
+
+
+def in_process(catalog: Path, shards: Path, count: int) -> dict[str, float]:
+    """Quadruplets per CPU-second of this process (no workers): packed (before) vs planar."""
+    loader = build_train_loader(loader_config(catalog, shards, 0, count // BATCH + 1), seed=1)
+    items = [it for batch in loader.sampler.batches(0) for it in batch][:count]
+    rates = {}
+    for name, kind in (("packed", PackedShardDataset), ("planar", ShardQuadrupletDataset)):
+        dataset = kind(loader.dataset.shots, loader.dataset.cfg)
+        dataset[items[0]]  # open the index
+        c0 = time.process_time()
+        for item in items:
+            dataset[item]
+        rates[name] = len(items) / (time.process_time() - c0)
+    return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--titles", type=int, default=4)
-    parser.add_argument("--items", type=int, default=48)
-    parser.add_argument("--out", type=Path, default=None, help="keep the corpus here")
+    parser.add_argument("--titles", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each title")
+    parser.add_argument("--out", type=Path, default=None, help="keep titles and shards here")
+    parser.add_argument("--originals", type=int, default=2, help="batches of 8, originals path")
+    parser.add_argument("--shards", type=int, default=20, help="batches of 8, shards path")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--items", type=int, default=160,
+                        help="quadruplets for the in-process before/after read figure")
+    parser.add_argument("--build-workers", type=int, default=2, help="local Ray CPUs")
     args = parser.parse_args()
     torch.set_num_threads(1)
     root = args.out or Path(tempfile.mkdtemp(prefix="bench_loader_"))
-    corpus = root / "corpus"
-    if not (corpus / "labels.json").exists():
-        build_corpus(corpus, titles=args.titles, seed=0, show_progress=False)
+    folder, shots = make_titles(root / "titles", args.titles, args.seconds)
+    csv = root / "shots.csv"
+    csv.write_text("file,start,end\n" + "".join(f"{f},{s},{e}\n" for f, s, e in shots))
     catalog = root / "catalog.sqlite"
-    t0 = time.perf_counter()
-    report = index_folder(corpus, catalog, jobs=1, show_progress=False)
-    index_s = time.perf_counter() - t0
-    # evaluation clips at the corpus' own short side (180): the centre square, unscaled, so
-    # both methods must give identical tensors
-    cfg = from_dict(DataConfig, {"catalog": str(catalog), "dub_policy": "random",
-                                 "sampler": {"batch_size": 8, "same_title": 4}, "num_workers": 0,
-                                 "video": {"train_scale": [180, 180], "crop": 160,
-                                           "eval_short_side": 180}})
-    shots = load_selection(cfg)
-    ds = QuadrupletDataset(shots, cfg, train=False)
-    sampler = SameTitleBatchSampler([s.title_id for s in shots], 8, 4, seed=0,
-                                    batches_per_epoch=max(1, args.items // 8))
-    items = [it for batch in sampler.batches(0) for it in batch][: args.items]
-    ds[items[0]]  # warm the probe cache and the decoders
-
-    t0 = time.perf_counter()
-    ours = [ds[it] for it in items]
-    ours_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    naive = [naive_quadruplet(ds, it.shot, q["meta"]) for it, q in zip(items, ours)]
-    naive_s = time.perf_counter() - t0
-    same = all(torch.equal(a[k], b[k]) for a, b in zip(ours, naive)
-               for k in ("video_p", "video_s"))
-    audio_err = max(float((a[k] - b[k]).abs().max()) for a, b in zip(ours, naive)
-                    for k in ("audio_p", "audio_s"))
-
-    titles = sorted({s.path for s in shots})
-    w0, c0 = time.perf_counter(), time.process_time()
-    content = 0.0
-    for path in titles:
-        _, end = detect_cuts(path)
-        content += end
-    detect_wall, detect_cpu = time.perf_counter() - w0, time.process_time() - c0
-
-    hours = sum(s.length for s in shots) / 3600
-    mean_shot = sum(s.length for s in shots) / len(shots)
-    n = len(items)
-    print(f"corpus: {args.titles} titles, {len(shots)} kept shots (mean {mean_shot:.1f} s), "
-          f"indexed {report.indexed} titles in {index_s:.1f} s")
-    print(f"{'method':<28} {'quadruplets':>11} {'seconds':>8} {'quad/s/core':>12}")
-    print(f"{'dubclr (window decode)':<28} {n:>11} {ours_s:>8.2f} {n / ours_s:>12.2f}")
-    print(f"{'naive (whole shot decode)':<28} {n:>11} {naive_s:>8.2f} {n / naive_s:>12.2f}")
-    print(f"speed-up: {naive_s / ours_s:.2f}x   video identical: {same}   "
-          f"audio max |diff|: {audio_err:.2e}   ({hours * 3600:.0f} s of shots)")
-    print(f"shot detection (320x180): {content:.0f} s of video in {detect_wall:.2f} s wall "
-          f"({content / detect_wall:.0f}x real time), {detect_cpu:.2f} s CPU "
-          f"({content / detect_cpu:.0f}x real time per core)")
+    if not catalog.exists():
+        index_folder(folder, catalog, shots_csv=csv, show_progress=False)
+    out = root / "shards"
+    w0 = time.perf_counter()
+    report = build_shards(catalog, out, ShardOptions(), workers=args.build_workers,
+                          show_progress=False)
+    build_wall = time.perf_counter() - w0
+    if report.failed:
+        raise SystemExit(f"build failed: {report.failed}")
+    with ShardIndex(out / INDEX_NAME) as index:
+        rows = list(index.titles().values())
+    seconds, duration = sum(r.seconds for r in rows), sum(r.duration for r in rows)
+    cpu, shard_bytes = sum(r.cpu_seconds for r in rows), sum(r.bytes for r in rows)
+    source_bytes = sum(p.stat().st_size for p in folder.glob("*.mkv"))
+    kbps = source_bytes * 8 / 1000 / (args.titles * args.seconds)
+    print(f"titles: {args.titles} x {args.seconds:.0f} s, 1920x1080 at 23.976 fps, keyframe "
+          f"every 250 frames, {kbps:,.0f} kbit/s (video + 5.1 FLAC + 2 AAC dubs); "
+          f"{len(shots)} shots of 3-12 s")
+    print(f"build: {duration:.0f} s of titles in {cpu:.1f} CPU-s of build tasks = "
+          f"{duration / cpu:.1f}x real time per core ({build_wall:.0f} s wall on "
+          f"{args.build_workers} Ray CPUs incl. Ray start; {report.skipped} titles already built)")
+    print(f"storage: {shard_bytes / 1e6:.1f} MB = {shard_bytes / 1e9 / (seconds / 3600):.2f} GB "
+          f"per hour of shots (sources {source_bytes / 1e9 / (duration / 3600):.2f} GB/h)")
+    print(f"{'path':<10} {'workers':>7} {'quadruplets':>11} {'CPU-s':>7} {'quad/CPU-s':>10} "
+          f"{'wall s':>7} {'quad/s wall':>11}")
+    rates: dict[str, list[float]] = {"originals": [], "shards": []}
+    for workers in args.workers:
+        for name, shards, batches in (("originals", None, args.originals),
+                                      ("shards", out, args.shards)):
+            r = run_loader(catalog, shards, workers, batches)
+            rates[name].append(r["per_cpu"])
+            print(f"{name:<10} {workers:>7} {r['items']:>11} {r['cpu']:>7.2f} "
+                  f"{r['per_cpu']:>10.2f} {r['wall']:>7.1f} {r['per_wall']:>11.2f}", flush=True)
+    before_after = in_process(catalog, out, args.items)
+    print(f"in-process shard reads ({args.items} quadruplets, one core): before (packed RGB + "
+          f"transposing copy) {before_after['packed']:.1f}, after (planar RGB) "
+          f"{before_after['planar']:.1f} quadruplets per CPU-second")
+    ratio = [s / o for s, o in zip(rates["shards"], rates["originals"])]
+    best = max(rates["shards"] + [before_after["planar"]])
+    print(f"shards / originals per CPU-second: {', '.join(f'{x:.1f}x' for x in ratio)}")
+    print(f"cores for one GPU at 1,500 quadruplets/s: {1500 / best:.0f} from shards, "
+          f"{1500 / max(rates['originals']):.0f} from originals")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,29 @@ def tiny_catalog(tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local 2-CPU Ray for the whole test session (its start-up costs seconds)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=100 * 1024 ** 2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tiny_catalog, ray_session, tmp_path_factory) -> Path:
+    """The tiny corpus built into shards at short side 80 (the toy configs' training scale
+    tops out there), for training with ``data.shards``. Read-only for tests."""
+    from dubclr.shards.build import ShardOptions
+    from dubclr.shards.pipeline import build_shards
+
+    out = tmp_path_factory.mktemp("tiny_shards")
+    report = build_shards(tiny_catalog, out, ShardOptions(short_side=80), show_progress=False)
+    assert report.failed == [] and report.built == 3
+    return out
+
+
 REAL_INDEXED = ("short_audio_540p_25", "camera_480p_2997", "original_flag_360p_25")
 
 

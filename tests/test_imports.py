@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "dubclr"
 
 # Lowest first. A package may import only packages before it (the top-level modules errors,
 # config, atomic, progress form the base). A package not listed is checked for circles only.
-LAYERS = ["base", "checkpoint", "media", "synth", "data", "models", "train", "evaluate",
+LAYERS = ["base", "checkpoint", "media", "synth", "data", "shards", "models", "train", "evaluate",
           "counterfactual", "hear", "cli", "__main__"]
 BASE = {"errors", "config", "atomic", "progress", "dubclr"}
 

@@ -30,16 +30,6 @@ def shard_catalog(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """One local 2-CPU Ray for the whole test session (its start-up costs seconds)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 ** 2)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def built_shards(shard_catalog, ray_session, tmp_path_factory):
     """(OUT, report) of one uninterrupted build of the catalog."""
     from dubclr.shards.pipeline import build_shards

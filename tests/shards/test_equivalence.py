@@ -125,7 +125,7 @@ def _originals_audio(header: ShotHeader, language: str, t: float) -> np.ndarray:
 def test_both_windows_come_from_one_decode_and_fold_to_what_the_model_takes(reader):
     t_p, t_s = windows_of(reader, "b_bbb", 0, 2)
     sample = reader.read("b_bbb", 0, [t_p, t_s], ["und", "es"], channels=1, short_side=256)
-    assert [v.shape for v in sample.video] == [(16, 256, 454, 3)] * 2
+    assert [v.shape for v in sample.video] == [(16, 256, 455, 3)] * 2  # as read_video scales
     assert [a.shape for a in sample.audio] == [(1, 144000)] * 2
     alone = reader.read("b_bbb", 0, [t_s], ["es"], channels=1, short_side=256)
     np.testing.assert_array_equal(alone.video[0], sample.video[1])

@@ -20,6 +20,14 @@ def catalog(tiny_catalog) -> Path:
     return tiny_catalog
 
 
+@pytest.fixture(params=["originals", "shards"])
+def source(request) -> str:
+    """Where the clips come from: ``data.shards=null`` or the tiny corpus' shards."""
+    if request.param == "originals":
+        return "data.shards=null"
+    return f"data.shards={request.getfixturevalue('tiny_shards')}"
+
+
 def run_cli(config: str, catalog: Path, run_dir: Path, *extra: str) -> int:
     return main(["train", str(CONFIGS / config), f"data.catalog={catalog}", f"run_dir={run_dir}",
                  "data.sampler.batch_size=2", "data.sampler.same_title=1", "data.num_workers=0",
@@ -28,22 +36,24 @@ def run_cli(config: str, catalog: Path, run_dir: Path, *extra: str) -> int:
 
 
 @pytest.mark.slow
-def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, tmp_path, capsys):
+def test_toy_dub_augmented_run_trains_checkpoints_and_resumes(catalog, source, tmp_path,
+                                                             capsys):
     run = tmp_path / "efj"
-    assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=2") == 0
+    assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=2", source) == 0
     out = capsys.readouterr().out
     assert f"checkpoint:  {run / 'checkpoints' / 'step_00000002'}" in out
     assert f"curves:      {run / 'curves.png'}" in out and (run / "curves.png").is_file()
     state = ckpt.read_trainer_state(run / "checkpoints/step_00000002")
     assert state["optimizer_steps_per_epoch"] > 2  # so the resume below starts mid-epoch
-    assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=3", "--resume", "auto") == 0
+    assert run_cli("toy/EFJ.yaml", catalog, run, "schedule.max_steps=3", source,
+                   "--resume", "auto") == 0
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
     for r in rows:
         assert all(r[k] is not None and r[k] > 0 for k in ("loss", "L", "L_v", "L_a"))
     # the same 3 steps without the interruption: real decoder, sampler and augmentations
     straight = tmp_path / "straight"
-    assert run_cli("toy/EFJ.yaml", catalog, straight, "schedule.max_steps=3") == 0
+    assert run_cli("toy/EFJ.yaml", catalog, straight, "schedule.max_steps=3", source) == 0
     keys = ("step", "loss", "L", "L_v", "L_a", "lr", "grad_norm")
     rows_straight = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()]
     assert [[r[k] for k in keys] for r in rows] == [[r[k] for k in keys] for r in rows_straight]

@@ -116,8 +116,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dubclr.config import load_config
     from dubclr.data.dataset import windows_outside_audio
-    from dubclr.data.loader import build_train_loader
     from dubclr.progress import progress
+    from dubclr.shards.loader import build_train_loader
     from dubclr.train.config import TrainConfig
 
     train_cfg = load_config(TrainConfig, args.config, args.overrides)

@@ -125,15 +125,21 @@ def _check(cfg) -> int:
         print(f"data: {cfg.data.catalog} not found, not checked (build it with `dubclr index`)")
     else:
         titles = len({shot.title_id for shot in shots})
-        print(f"data: {len(shots)} shots of {titles} titles selected from {cfg.data.catalog}")
+        print(f"data: {len(shots)} shots of {titles} titles selected from {cfg.data.catalog}"
+              + (f", read from the shards in {cfg.data.shards}" if cfg.data.shards else ""))
     return 0
 
 
 def _check_data(data_cfg) -> list | None:
     """The selection, checked as `train` checks it (every file there, the dub policy's
-    languages in the selected titles); None when there is no catalog yet."""
+    languages in the selected titles, with ``data.shards`` every shot and track in the
+    shards); None when there is no catalog yet."""
     from dubclr.data.loader import load_selection
+    from dubclr.shards.loader import check_shards
 
     if not data_cfg.catalog.is_file():
         return None
-    return load_selection(data_cfg)
+    shots = load_selection(data_cfg)
+    if data_cfg.shards is not None:
+        check_shards(shots, data_cfg)
+    return shots

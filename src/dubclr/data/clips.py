@@ -44,15 +44,30 @@ def square_clip(frames: np.ndarray, size: int, rng: np.random.Generator | None =
     """
     if frames.ndim != 4:
         raise ValueError(f"expected frames (T, H, W, C), got shape {frames.shape}")
+    return square_planes(frames.transpose(3, 0, 1, 2), size, rng).transpose(1, 2, 3, 0)
+
+
+def square_planes(frames: np.ndarray, size: int,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """:func:`square_clip` for planar frames ``(C, T, H, W)`` -> ``(C, T, size, size)``: the
+    same square from the same draw (the shards loader decodes straight into this layout)."""
+    if frames.ndim != 4:
+        raise ValueError(f"expected frames (C, T, H, W), got shape {frames.shape}")
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
-    height, width = frames.shape[1:3]
+    height, width = frames.shape[2:4]
     side = min(height, width)
     top, left = square_offset(height, width, rng)
-    square = frames[:, top:top + side, left:left + side]
+    square = frames[:, :, top:top + side, left:left + side]
     if side == size:
         return square
-    x = torch.from_numpy(np.ascontiguousarray(square)).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=side > size)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    x = torch.from_numpy(np.ascontiguousarray(square)).permute(1, 0, 2, 3)
+    return _resize(x, size).permute(1, 0, 2, 3).numpy()
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``(N, C, S, S)`` -> ``(N, C, size, size)``: bilinear, antialiased when shrinking."""
+    shrinking = x.shape[-1] > size
+    x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False,
+                      antialias=shrinking)
+    return x.round_().clamp_(0, 255).to(torch.uint8)

@@ -116,6 +116,9 @@ class AudioConfig:
 @dataclass
 class DataConfig:
     catalog: Path = Path("catalog.sqlite")
+    # null: decode windows from the original titles; a folder written by
+    # `dubclr shards build CATALOG OUT`: read them from its prepared shot shards (same items)
+    shards: Path | None = None
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     # written mono | fixed:<lang> | cycle:<l1,l2,...> | random | separated | audio_only[:<policy>]

@@ -104,21 +104,30 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         lang_p = primary_language(shot)
         # only tracks with audio over the whole shot: a dub that stops early is never a_s
         lang_s = self.policy.secondary_language(lang_p, list(shot.audio_languages), batch, rng)
-        views = self.policy.views
-        out: dict = {}
+        if self.policy.needs_separated:  # (selection keeps shots the separated track covers)
+            lang_p = "separated"
+        out = self.read_views(shot, (t_p, t_s), (lang_p, lang_s), rng)
+        out["meta"] = {"title": shot.title, "shot": shot.index, "shot_id": shot.shot_id,
+                       "t_p": t_p, "t_s": t_s, "lang_p": lang_p,
+                       "lang_s": lang_s, "clip_seconds": cfg.clip_seconds}
+        return out
+
+    def read_views(self, shot: ShotRecord, starts: tuple[float, float],
+                   languages: tuple[str, str | None], rng: np.random.Generator) -> dict:
+        """The policy's views of windows ``starts`` (primary, secondary) with audio in
+        ``languages`` (``'separated'``: the speech-removed track); the squares are drawn
+        from ``rng``, v_p's first. Here from the original files, window by window."""
+        (t_p, t_s), (lang_p, lang_s) = starts, languages
+        views, out = self.policy.views, {}
         if "video_p" in views:
             out["video_p"] = self._video(shot, t_p, rng)
             out["video_s"] = self._video(shot, t_s, rng)
-        if self.policy.needs_separated:  # (selection keeps shots the separated track covers)
+        if lang_p == "separated":
             out["audio_p"] = self._audio(shot.separated, t_p, None)
-            lang_p = "separated"
         else:
             out["audio_p"] = self._audio(shot.path, t_p, _track(shot, lang_p))
         if "audio_s" in views:
             out["audio_s"] = self._audio(shot.path, t_s, _track(shot, lang_s))
-        out["meta"] = {"title": shot.title, "shot": shot.index, "shot_id": shot.shot_id,
-                       "t_p": t_p, "t_s": t_s, "lang_p": lang_p,
-                       "lang_s": lang_s, "clip_seconds": cfg.clip_seconds}
         return out
 
     def _window(self, shot: ShotRecord, rng: np.random.Generator) -> float:
@@ -129,6 +138,11 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         """uint8 ``(3, T, S, S)``: scaled in the decoder, then cut square in this worker."""
         frames = read_video(shot.path, start, self.cfg.clip_seconds, fps=self.cfg.video.fps,
                             num_frames=self.cfg.video.num_frames, short_side=self.frame_size)
+        return self.square(frames, rng)
+
+    def square(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """``(T, H, W, 3)`` -> uint8 ``(3, T, S, S)``: the square of :func:`square_clip`
+        (drawn from ``rng`` in training, centred else)."""
         frames = square_clip(frames, self.frame_size, rng if self.train else None)
         return torch.from_numpy(np.ascontiguousarray(frames.transpose(3, 0, 1, 2)))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -28,6 +28,7 @@ from dubclr.data.transforms import seeded_generator
 from dubclr.errors import ConfigError
 
 log = logging.getLogger("dubclr.data")
+DatasetFactory = Callable[[list, DataConfig], torch.utils.data.Dataset]
 
 
 class TrainLoader:
@@ -131,10 +132,18 @@ def load_selection(cfg: DataConfig) -> list:
 
 
 def build_train_loader(cfg: DataConfig, *, rank: int = 0, world_size: int = 1,
-                       seed: int = 0) -> TrainLoader:
-    """The loader of one rank: batches of ``cfg.sampler.batch_size`` quadruplets."""
+                       seed: int = 0, dataset: DatasetFactory | None = None) -> TrainLoader:
+    """The loader of one rank: batches of ``cfg.sampler.batch_size`` quadruplets.
+
+    ``dataset(shots, cfg)`` makes the dataset the workers read (default: the originals,
+    :class:`QuadrupletDataset`). With ``data.shards`` set, build the loader with
+    :func:`dubclr.shards.loader.build_train_loader`, which passes the shard reader's (the
+    shards package reads the catalog, so this layer cannot name it)."""
+    if cfg.shards is not None and dataset is None:
+        raise ConfigError(f"data.shards={cfg.shards} is set: build this loader with "
+                          "dubclr.shards.loader.build_train_loader (as `dubclr train` does)")
     shots = load_selection(cfg)
     sampler = SameTitleBatchSampler([s.title_id for s in shots], cfg.sampler.batch_size,
                                     cfg.sampler.group_size(), rank=rank, world_size=world_size,
                                     seed=seed, batches_per_epoch=cfg.sampler.batches_per_epoch)
-    return TrainLoader(QuadrupletDataset(shots, cfg), sampler, cfg)
+    return TrainLoader((dataset or QuadrupletDataset)(shots, cfg), sampler, cfg)

@@ -50,11 +50,15 @@ def choose_lane(requested: str) -> str:
 
 
 def decode_on_lane(lane: str, data: bytes, windows: Sequence[Sequence[int]], *,
-                   size: tuple[int, int] | None = None, name: str = "clip", reformatter=None):
-    """Each window's frames ``(T, H, W, 3)`` uint8: numpy on 'cpu', a CUDA tensor on 'cuda'."""
+                   size: tuple[int, int] | None = None, name: str = "clip", reformatter=None,
+                   planar: bool = False):
+    """Each window's frames ``(T, H, W, 3)`` uint8 (``planar``: ``(3, T, H, W)``): numpy on
+    'cpu', a CUDA tensor on 'cuda'."""
     if lane == "cpu":
-        return decode_windows(data, windows, size=size, name=name, reformatter=reformatter)
-    return decode_windows_cuda(data, windows, size=size)
+        return decode_windows(data, windows, size=size, name=name, reformatter=reformatter,
+                              planar=planar)
+    frames = decode_windows_cuda(data, windows, size=size)
+    return [f.permute(3, 0, 1, 2) for f in frames] if planar else frames
 
 
 def decode_windows_cuda(data: bytes, windows: Sequence[Sequence[int]], *,

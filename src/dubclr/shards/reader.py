@@ -27,12 +27,11 @@ from av.video.reformatter import VideoReformatter
 
 from dubclr.media.channels import downmix
 from dubclr.media.errors import CorruptMediaError, WindowError
-from dubclr.media.video import uniform_subsample_indices
+from dubclr.media.video import short_side_size, uniform_subsample_indices
 from dubclr.shards.audio import decode_flac_window
 from dubclr.shards.index import INDEX_NAME, RecordRow, ShardIndex
 from dubclr.shards.lanes import choose_lane, decode_on_lane
 from dubclr.shards.record import ShotHeader, audio_member
-from dubclr.shards.video import shard_size
 
 _EPS = 1e-6  # seconds, as in dubclr.media.video
 
@@ -47,6 +46,7 @@ class EncodedShot:
     frame_indices: list[np.ndarray]  # shard frames of each window
     size: tuple[int, int] | None  # (width, height) to scale to, None: as stored
     audio: list[np.ndarray | None]  # per window: (C, N) float32 at 48 kHz, or None
+    planar: bool = False  # decode to (3, T, H, W) rather than (T, H, W, 3)
 
 
 @dataclass
@@ -56,7 +56,8 @@ class ShotSample:
     header: ShotHeader
     windows: list[float]
     frame_indices: list[np.ndarray]
-    video: list = field(default_factory=list)  # per window (T, H, W, 3) uint8 (numpy or CUDA)
+    video: list = field(default_factory=list)  # per window (T, H, W, 3) uint8 (numpy or CUDA);
+    # (3, T, H, W) when read with planar=True
     audio: list[np.ndarray | None] = field(default_factory=list)
 
 
@@ -99,7 +100,8 @@ class ShardReader:
     def fetch(self, title: str, shot: int, windows: Sequence[float],
               languages: Sequence[str | None], *, clip_seconds: float = 3.0,
               num_frames: int | None = 16, short_side: int | None = None,
-              channels: int | None = 2, video: bool = True) -> EncodedShot:
+              channels: int | None = 2, video: bool = True, planar: bool = False
+              ) -> EncodedShot:
         """Read a shot's record and decode its audio windows; the video stays encoded.
 
         ``languages[i]`` is the audio of ``windows[i]`` (a language, 'separated', or None for
@@ -126,20 +128,22 @@ class ShardReader:
                  for t, lang in zip(windows, languages)]
         size = None
         if short_side is not None and min(header.width, header.height) > short_side:
-            size = shard_size(header.width, header.height, short_side)
+            # the size `read_video(short_side=)` gives the original (long side floored)
+            size = short_side_size(header.source_width, header.source_height, short_side)
         return EncodedShot(header=header, video=members.get(_video_member(row), b""),
                            windows=list(windows), frame_indices=frame_indices, size=size,
-                           audio=audio)
+                           audio=audio, planar=planar)
 
     def read(self, title: str, shot: int, windows: Sequence[float],
              languages: Sequence[str | None], *, clip_seconds: float = 3.0,
              num_frames: int | None = 16, short_side: int | None = None,
-             channels: int | None = 2, video: bool = True) -> ShotSample:
+             channels: int | None = 2, video: bool = True, planar: bool = False) -> ShotSample:
         """Decoded windows of a shot: video ``(T, H, W, 3)`` uint8 per window (one decode
-        for all windows), audio ``(C, N)`` float32 at 48 kHz per window in its language."""
+        for all windows; ``planar``: ``(3, T, H, W)``), audio ``(C, N)`` float32 at 48 kHz
+        per window in its language."""
         encoded = self.fetch(title, shot, windows, languages, clip_seconds=clip_seconds,
                              num_frames=num_frames, short_side=short_side, channels=channels,
-                             video=video)
+                             video=video, planar=planar)
         return self.decode(encoded) if video else ShotSample(
             encoded.header, encoded.windows, encoded.frame_indices, [], encoded.audio)
 
@@ -148,7 +152,7 @@ class ShardReader:
         video = decode_on_lane(self.lane, encoded.video, encoded.frame_indices,
                                size=encoded.size,
                                name=f"{encoded.header.title} shot {encoded.header.shot}",
-                               reformatter=self._reformatter)
+                               reformatter=self._reformatter, planar=encoded.planar)
         return ShotSample(encoded.header, encoded.windows, encoded.frame_indices, video,
                           encoded.audio)
 

@@ -121,8 +121,11 @@ def encode_clip(frames: Iterable[av.VideoFrame], width: int, height: int,
 
 def decode_windows(data: bytes, windows: Sequence[Sequence[int]], *,
                    size: tuple[int, int] | None = None, name: str = "clip",
-                   reformatter: VideoReformatter | None = None) -> list[np.ndarray]:
-    """RGB uint8 ``(T, H, W, 3)`` for each window (a list of frame indices), in one pass.
+                   reformatter: VideoReformatter | None = None,
+                   planar: bool = False) -> list[np.ndarray]:
+    """RGB uint8 ``(T, H, W, 3)`` for each window (a list of frame indices), in one pass;
+    ``planar``: ``(3, T, H, W)`` instead (swscale writes planar RGB, each plane copied as a
+    block: the layout a model takes, without a transposing copy).
 
     Only the packets the wanted frames depend on are decoded (from the keyframe before each up
     to it), each once, whatever the windows share; each frame is converted to RGB once and
@@ -130,7 +133,7 @@ def decode_windows(data: bytes, windows: Sequence[Sequence[int]], *,
     past the clip's end get its last frame. A ``reformatter`` kept across calls saves setting
     up the conversion.
     """
-    convert = _Converter(reformatter or VideoReformatter(), size)
+    convert = _Converter(reformatter or VideoReformatter(), size, planar)
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.video[0]
@@ -141,8 +144,10 @@ def decode_windows(data: bytes, windows: Sequence[Sequence[int]], *,
                 raise CorruptMediaError(f"{name}: the shard video holds no frames; the shard "
                                         "is damaged: rebuild its title")
             width, height = size or (ctx.width, ctx.height)
-            out = [np.empty((len(w), height, width, 3), dtype=np.uint8) for w in windows]
-            indices = [_index_of(p, stream.time_base) for p in packets]
+            out = [np.empty((3, len(w), height, width) if planar else (len(w), height, width, 3),
+                            dtype=np.uint8) for w in windows]
+            time_base = (stream.time_base.numerator, stream.time_base.denominator)
+            indices = [_index_of(p, time_base) for p in packets]
             last = max(indices)
             slots: dict[int, list[tuple[int, int]]] = {}  # frame -> (window, position)
             for w, window in enumerate(windows):
@@ -153,9 +158,9 @@ def decode_windows(data: bytes, windows: Sequence[Sequence[int]], *,
                                      set(slots))
             for position in needed:
                 for frame in ctx.decode(packets[position]):
-                    _fill(frame, stream.time_base, slots, out, convert)
+                    _fill(frame, time_base, slots, out, convert)
             for frame in ctx.decode(None):
-                _fill(frame, stream.time_base, slots, out, convert)
+                _fill(frame, time_base, slots, out, convert)
     except av.FFmpegError as exc:
         raise CorruptMediaError(f"{name}: cannot decode the shard video ({exc}); the shard is "
                                 "damaged: rebuild its title with `dubclr shards build`") from None
@@ -203,19 +208,29 @@ def _h264_is_reference(data: bytes, length_size: int) -> bool:
 
 
 class _Converter:
-    """Frames to RGB through one swscale context (set up once, not per frame)."""
+    """Frames to RGB through one swscale context (set up once, not per frame): packed
+    ``rgb24``, or planar (swscale's ``gbrp``: planes G, B, R)."""
 
-    def __init__(self, reformatter: VideoReformatter, size: tuple[int, int] | None) -> None:
-        self.reformatter = reformatter
+    def __init__(self, reformatter: VideoReformatter, size: tuple[int, int] | None,
+                 planar: bool = False) -> None:
+        self.reformatter, self.planar = reformatter, planar
         self.width, self.height = size if size else (None, None)
 
-    def __call__(self, frame: av.VideoFrame) -> tuple[av.VideoFrame, np.ndarray]:
-        """The RGB frame and a ``(H, W, 3)`` view of its pixels (valid while it lives)."""
+    def __call__(self, frame: av.VideoFrame) -> tuple[av.VideoFrame, np.ndarray | list]:
+        """The RGB frame and a view of its pixels, valid while it lives: ``(H, W, 3)``, or
+        planar the ``(H, W)`` planes in R, G, B order."""
         rgb = self.reformatter.reformat(frame, width=self.width, height=self.height,
-                                        format="rgb24", interpolation="BILINEAR", threads=1)
-        plane = rgb.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(rgb.height, plane.line_size)
-        return rgb, rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
+                                        format="gbrp" if self.planar else "rgb24",
+                                        interpolation="BILINEAR", threads=1)
+        if self.planar:
+            return rgb, [_rows(rgb.planes[p], rgb.width, rgb.height) for p in (2, 0, 1)]
+        rows = _rows(rgb.planes[0], rgb.width * 3, rgb.height)
+        return rgb, rows.reshape(rgb.height, rgb.width, 3)
+
+
+def _rows(plane, width: int, height: int) -> np.ndarray:
+    """A plane's ``(height, width)`` bytes (its line padding left out), as a view."""
+    return np.frombuffer(plane, dtype=np.uint8).reshape(height, plane.line_size)[:, :width]
 
 
 def _fill(frame, time_base, slots, out, convert) -> None:
@@ -223,10 +238,15 @@ def _fill(frame, time_base, slots, out, convert) -> None:
     if wanted:
         _keep, pixels = convert(frame)
         for window, position in wanted:
-            out[window][position] = pixels
+            if convert.planar:
+                for channel, plane in enumerate(pixels):
+                    out[window][channel, position] = plane
+            else:
+                out[window][position] = pixels
 
 
-def _index_of(item, time_base) -> int:
+def _index_of(item, time_base: tuple[int, int]) -> int:
     pts = item.pts if item.pts is not None else item.dts
-    return (2 * pts * time_base.numerator * SHARD_FPS + time_base.denominator) // (
-        2 * time_base.denominator)  # round(pts * time_base * 25) in integers
+    numerator, denominator = time_base
+    return (2 * pts * numerator * SHARD_FPS + denominator) // (
+        2 * denominator)  # round(pts * time_base * 25) in integers

@@ -94,7 +94,7 @@ def build_run_state(cfg: TrainConfig, env: DistEnv, *, model: nn.Module | None =
                   file=sys.stderr)
     model = place_model(model, cfg, env)
     if loader is None:
-        from dubclr.data.loader import build_train_loader
+        from dubclr.shards.loader import build_train_loader
 
         loader = build_train_loader(cfg.data, rank=env.rank, world_size=env.world_size,
                                     seed=cfg.seed)
