@@ -12,7 +12,7 @@ setup:
 demo: setup
 	@PYTHONUNBUFFERED=1 bash scripts/demo.sh $(DEMO_DIR)
 
-# the controlled study (docs/study.md): EN vs EFJ vs SEP, 3 seeds; STUDY_ARGS="--steps 200"
+# the controlled study (docs/study.md): EN vs EFJ vs SEP, 3 seeds, 400 steps from shards; STUDY_ARGS="--steps 900"
 study: setup
 	@PYTHONUNBUFFERED=1 $(PY) -m dubclr bench study --out $(STUDY_DIR) $(STUDY_ARGS)
 

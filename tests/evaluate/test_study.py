@@ -11,7 +11,7 @@ from dubclr.cli import main
 from dubclr.evaluate.study import run_dir_for, summarise, world_options
 from dubclr.evaluate.study_tasks import STUDY_TASKS, line_windows, voices_heard
 
-DATA = "originals"  # what the smoke's runs read (the study's default)
+DATA = "shards"  # what the smoke's runs read (the study's default)
 SMOKE = ["--seeds", "0", "--steps", "2", "--pretrain-titles", "3", "--heldout-titles", "3",
          "--title-seconds", "10", "--jobs", "2", "--set", "data.sampler.batch_size=4",
          "--set", "data.sampler.same_title=2", "--set", "data.num_workers=1"]
@@ -43,6 +43,7 @@ def test_every_variant_trained_the_same_steps_and_was_scored(study):
         assert (run / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
         config = (run / "config.yaml").read_text()
         assert "batches_per_epoch: 1" in config  # 2 steps = the config's 10 epochs, rescaled
+        assert f"shards: {out / 'shards'}" in config  # every run reads the one build
         scores = document["runs"][variant]["0"]
         assert set(scores) >= {t.name for t in STUDY_TASKS} | {"retrieval_original"}
     policies = {v: (run_dir_for(out, v, 0, 2, DATA) / "config.yaml").read_text()
@@ -65,7 +66,8 @@ def test_one_seed_gives_means_but_no_interval_or_p(study):
 def test_timing_is_recorded(study):
     _, document = study
     stages = document["timing"]["stages"]
-    assert set(stages) >= {"world", "train", "evaluate"}
+    assert set(stages) >= {"world", "shards", "train", "evaluate"}
+    assert len(document["timing"]["load_average"]["start"]) == 3
     assert all(s["wall_s"] > 0 and s["cpu_s"] >= 0 for s in stages.values())
 
 

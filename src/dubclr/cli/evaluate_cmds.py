@@ -81,8 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", default="EN,EFJ,SEP",
                    help="comma-separated variants, each a CONFIGS/<name>.yaml (default EN,EFJ,SEP)")
     p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
-    p.add_argument("--steps", type=int, default=150,
-                   help="optimizer steps per run, the same for every variant (default 150)")
+    p.add_argument("--steps", type=int, default=400,
+                   help="optimizer steps per run, the same for every variant (default 400)")
     p.add_argument("--pretrain-titles", type=int, default=24, help="pretraining titles (24)")
     p.add_argument("--heldout-titles", type=int, default=16, help="held-out titles (16)")
     p.add_argument("--title-seconds", type=float, default=40.0,
@@ -93,9 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", default="EFJ,EN", help="paired test of A against B (EFJ,EN)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override for every run, e.g. --set data.num_workers=1")
-    p.add_argument("--data", choices=("shards", "originals"), default="originals",
-                   help="what the runs read: shot shards built once (OUT/shards) or the "
-                   "original titles (default originals)")
+    p.add_argument("--data", choices=("shards", "originals"), default="shards",
+                   help="what the runs read: shot shards built once into OUT/shards (default) "
+                   "or the original titles")
     p.add_argument("--jobs", type=int, default=2,
                    help="processes for the corpus, index and shards (2)")
     p.add_argument("--parallel", type=int, default=2,

@@ -42,13 +42,13 @@ class StudyOptions:
     out: Path
     variants: tuple[str, ...] = ("EN", "EFJ", "SEP")
     seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 150  # optimizer steps per run, the same for every variant
+    steps: int = 400  # optimizer steps per run, the same for every variant
     pretrain_titles: int = 24
     heldout_titles: int = 16
     title_seconds: float = 40.0  # about 10 shots of 3-5 s
     world_seed: int = 0  # the held-out corpus uses world_seed + 1: other titles, same world
     configs: Path = Path("configs/study")  # <variant>.yaml per variant
-    data: str = "originals"  # what the runs read: "shards" (built once) or "originals"
+    data: str = "shards"  # what the runs read: "shards" (built once) or "originals"
     overrides: tuple[str, ...] = ()  # dotted config overrides applied to every run
     compare: tuple[str, str] = ("EFJ", "EN")  # paired test of the first against the second
     probe: ProbeConfig = field(default_factory=lambda: STUDY_PROBE)
@@ -81,6 +81,15 @@ class Clock:
 
     def total(self) -> dict[str, float]:
         return {k: sum(s[k] for s in self.stages.values()) for k in ("wall_s", "cpu_s")}
+
+
+def _load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (None where the OS has none): other
+    work on the machine stretches the wall times."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def cpu_seconds() -> float:
@@ -289,7 +298,7 @@ def torch_threads(count: int):
 def _run_study(opts: StudyOptions) -> dict:
     from dubclr.evaluate.study_report import write_study_report
 
-    clock = Clock()
+    clock, load_at_start = Clock(), _load_average()
     with clock.stage("world"):
         _, heldout, catalog = prepare_world(opts)
     overrides = (f"device={opts.device}", *opts.overrides)
@@ -321,6 +330,8 @@ def _run_study(opts: StudyOptions) -> dict:
             "runs": {v: {str(s): scores_of(r) for s, r in by_seed.items()}
                      for v, by_seed in runs.items()},
         }
-        document["timing"] = {"stages": clock.stages, **clock.total()}
+        document["timing"] = {"stages": clock.stages, **clock.total(),
+                              "load_average": {"start": load_at_start, "end": _load_average()},
+                              "cpus": os.cpu_count()}
         document["paths"] = {k: str(p) for k, p in write_study_report(document, opts.out).items()}
     return document

@@ -129,7 +129,8 @@ def notes(document: dict) -> str:
     stage = ", ".join(f"{name} {s['wall_s']:.0f} s wall / {s['cpu_s']:.0f} s CPU"
                       for name, s in timing["stages"].items())
     return (
-        f"{len(opts['variants'])} variants x {seeds} seeds, {opts['steps']} steps each, "
+        f"{len(opts['variants'])} variants x {seeds} seeds, {opts['steps']} steps each "
+        f"(read from the {opts.get('data', 'originals')}), "
         f"pretrained on {opts['pretrain_titles']} study-world titles and evaluated on "
         f"{opts['heldout_titles']} held-out titles ({clips['shot_windows']} shot windows, "
         f"{clips['line_windows']} line windows); probes on title folds of the held-out titles.\n"
@@ -139,7 +140,16 @@ def notes(document: dict) -> str:
         f"paired t-test's two-sided p; with {seeds} seeds only large, consistent differences "
         f"can reach p < .05. Chance: majority class (probes), 1/shots per title (retrieval). "
         f"Bold: best, italic: worst (for the gap, lower is better).\n"
-        f"Time: {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU ({stage}).")
+        f"Time: {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU ({stage})"
+        f"{_load(timing)}.")
+
+
+def _load(timing: dict) -> str:
+    load = timing.get("load_average") or {}
+    if not load.get("start") or not load.get("end"):
+        return ""
+    return (f"; load average {load['start'][0]:.1f} at the start, {load['end'][0]:.1f} at the "
+            f"end, on {timing.get('cpus', '?')} CPUs")
 
 
 def study_html(document: dict, png_name: str | None) -> str:
