@@ -2,14 +2,19 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= runs/demo
+STUDY_DIR ?= runs/study
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo study test lint bench clean
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	@PYTHONUNBUFFERED=1 bash scripts/demo.sh $(DEMO_DIR)
+
+# the controlled study (docs/study.md): EN vs EFJ vs SEP, 3 seeds, 400 steps from shards; STUDY_ARGS="--steps 900"
+study: setup
+	@PYTHONUNBUFFERED=1 $(PY) -m dubclr bench study --out $(STUDY_DIR) $(STUDY_ARGS)
 
 test: setup
 	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \

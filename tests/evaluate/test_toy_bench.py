@@ -88,3 +88,41 @@ def test_top1_retrieval():
     v = rng.normal(size=(6, 8))
     assert top1_accuracy(v, v + 0.01 * rng.normal(size=v.shape)) == 1.0
     assert top1_accuracy(v, np.roll(v, 1, axis=0)) == 0.0
+
+
+def test_clip_inputs_decode_once_for_checkpoints_that_read_alike(tiny_corpus, tiny_model,
+                                                                 tiny_checkpoint,
+                                                                 tiny_audio_checkpoint):
+    """Two checkpoints with the same preprocessing share every decoded clip and get the
+    embeddings a fresh decoding gives; one that reads otherwise (two channels) decodes its
+    own."""
+    from dubclr.evaluate.encoder import Encoder, load_encoder
+    from dubclr.evaluate.shots import ClipInputs, embed_shots
+
+    _, shots = read_corpus(tiny_corpus)
+    shots = shots[:5]
+    reads = []
+
+    def counted(encoder):
+        for name in ("read_video", "read_audio"):
+            real = getattr(encoder, name)
+            setattr(encoder, name, lambda *a, _real=real, **k: reads.append(a) or _real(*a, **k))
+        return encoder
+
+    first = counted(load_encoder(tiny_checkpoint))
+    recorded = first.model.provenance
+    second = counted(Encoder(tiny_model(7), provenance=recorded))
+    inputs = ClipInputs()
+    embed_shots(first, shots, inputs=inputs)
+    decoded = len(reads)
+    assert decoded == sum(1 + len(s.languages) for s in shots)
+    shared = embed_shots(second, shots, inputs=inputs)
+    assert len(reads) == decoded  # nothing decoded again
+    fresh = embed_shots(Encoder(tiny_model(7), provenance=recorded), shots)
+    for key in fresh.video:
+        np.testing.assert_allclose(shared.video[key], fresh.video[key], rtol=1e-5, atol=1e-6)
+    for key in fresh.audio:
+        np.testing.assert_allclose(shared.audio[key], fresh.audio[key], rtol=1e-5, atol=1e-6)
+    stereo = counted(load_encoder(tiny_audio_checkpoint))
+    embed_shots(stereo, shots, inputs=inputs)
+    assert len(reads) == decoded + sum(len(s.languages) for s in shots)

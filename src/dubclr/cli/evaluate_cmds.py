@@ -1,4 +1,4 @@
-"""``dubclr embed``, ``dubclr probe``, ``dubclr bench toy``."""
+"""``dubclr embed``, ``dubclr probe``, ``dubclr bench toy``, ``dubclr bench study``."""
 
 from __future__ import annotations
 
@@ -67,6 +67,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     _probe_args(p)
     p.set_defaults(func=_bench_toy)
+
+    p = bench.add_parser(
+        "study", help="the controlled study: EN vs EFJ vs SEP, seeds, intervals, paired tests",
+        description="The paper's controlled study (supplement B.3) in the synthetic study world "
+        "(docs/study.md): build a pretraining and a held-out corpus, train every variant with "
+        "every seed for the same number of steps, evaluate on held-out titles (sound, scene, "
+        "audiovisual, speaker count, language ID, keyword, video-to-audio retrieval with "
+        "original and dubbed audio) and write a Table-B.3-style table (mean and 95 %% "
+        "t-interval over seeds, paired t-test of EFJ vs EN), a plot and JSON. Re-running "
+        "continues where it stopped.")
+    p.add_argument("--out", type=Path, default=Path("runs/study"), help="output folder")
+    p.add_argument("--variants", default="EN,EFJ,SEP",
+                   help="comma-separated variants, each a CONFIGS/<name>.yaml (default EN,EFJ,SEP)")
+    p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
+    p.add_argument("--steps", type=int, default=400,
+                   help="optimizer steps per run, the same for every variant (default 400)")
+    p.add_argument("--pretrain-titles", type=int, default=24, help="pretraining titles (24)")
+    p.add_argument("--heldout-titles", type=int, default=16, help="held-out titles (16)")
+    p.add_argument("--title-seconds", type=float, default=40.0,
+                   help="length of a synthetic title, about 10 shots of 3-5 s (default 40)")
+    p.add_argument("--world-seed", type=int, default=0, help="seed of the synthetic world (0)")
+    p.add_argument("--configs", type=Path, default=Path("configs/study"),
+                   help="folder of the variants' configs (default configs/study)")
+    p.add_argument("--compare", default="EFJ,EN", help="paired test of A against B (EFJ,EN)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted config override for every run, e.g. --set data.num_workers=1")
+    p.add_argument("--data", choices=("shards", "originals"), default="shards",
+                   help="what the runs read: shot shards built once into OUT/shards (default) "
+                   "or the original titles")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="processes for the corpus, index and shards (2)")
+    p.add_argument("--parallel", type=int, default=2,
+                   help="training runs at once, each its own process (2: one per core)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of each training run and of evaluation (1)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=_bench_study)
 
 
 def _probe_args(p: argparse.ArgumentParser) -> None:
@@ -161,5 +198,37 @@ def _bench_toy(args) -> int:
     paths = write_bench_report(result, args.out)
     print(bench_markdown(result))
     for kind, path in paths.items():
+        print(f"{kind + ':':10s}{path}")
+    return 0
+
+
+def _bench_study(args) -> int:
+    from dubclr.evaluate.study import StudyOptions, run_study
+
+    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    compare = tuple(v.strip() for v in args.compare.split(",") if v.strip())
+    if len(compare) != 2 or set(compare) - set(variants):
+        raise ConfigError(f"--compare takes two of the variants ({','.join(variants)}), "
+                          f"got {args.compare!r}")
+    if min(args.steps, args.threads, args.parallel) < 1:
+        raise ConfigError(f"--steps, --threads and --parallel must be >= 1, got {args.steps}, "
+                          f"{args.threads} and {args.parallel}")
+    if args.title_seconds < 3:
+        raise ConfigError(f"--title-seconds must be >= 3 (one shot), got {args.title_seconds}")
+    if args.pretrain_titles < 1 or args.heldout_titles < 3:
+        raise ConfigError("--pretrain-titles must be >= 1 and --heldout-titles >= 3 (probes "
+                          "hold titles out)")
+    opts = StudyOptions(out=args.out, variants=variants, seeds=_numbers(args.seeds, int, "--seeds"),
+                        steps=args.steps, pretrain_titles=args.pretrain_titles,
+                        heldout_titles=args.heldout_titles, title_seconds=args.title_seconds,
+                        world_seed=args.world_seed,
+                        configs=args.configs, overrides=tuple(args.overrides), compare=compare,
+                        data=args.data, jobs=args.jobs, parallel=args.parallel, threads=args.threads,
+                        device=args.device)
+    document = run_study(opts)
+    from dubclr.evaluate.study_report import study_markdown
+
+    print(study_markdown(document))
+    for kind, path in document["paths"].items():
         print(f"{kind + ':':10s}{path}")
     return 0

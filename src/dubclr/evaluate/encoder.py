@@ -139,14 +139,24 @@ class Encoder:
     def audio(self, waves: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Waveforms ``(B, N)`` or ``(B, C, N)`` at ``audio_spec.sample_rate`` (any channel
         count: folded by the one downmix) -> float32 ``(B, D)`` on the device."""
+        return self.audio_from_mel(self.mel(waves))
+
+    @torch.inference_mode()
+    def mel(self, waves: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The audio tower's input: log-mel ``(B, C, n_mels, frames)`` of waveforms as
+        :meth:`audio` takes them (fixed by ``audio_spec``: no weights, no randomness)."""
         if self.audio_frontend is None:
             raise CheckpointError("this checkpoint has no audio tower; use --modality video")
         x = torch.as_tensor(waves, dtype=torch.float32).to(self.device)
         if x.dim() == 2:
             x = x[:, None]
-        mel = self.audio_frontend(x)
+        return self.audio_frontend(x)
+
+    @torch.inference_mode()
+    def audio_from_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel from :meth:`mel` -> float32 ``(B, D)``."""
         with self._autocast():
-            return self.model.embed_audio(mel).float()
+            return self.model.embed_audio(mel.to(self.device)).float()
 
     @torch.inference_mode()
     def video(self, clips: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -67,10 +67,52 @@ def read_corpus(corpus_dir: str | Path) -> tuple[dict, list[Shot]]:
     return labels, shots
 
 
+class ClipInputs:
+    """Model inputs of shot clips, made once and kept: the uint8 video clip and the log-mel
+    of each audio track, keyed by the preprocessing that made them (an encoder's
+    ``video_spec`` / ``audio_spec``). Evaluating several checkpoints trained alike (the
+    controlled study's runs) through one ``ClipInputs`` decodes every clip once."""
+
+    def __init__(self) -> None:
+        self._video: dict[tuple, np.ndarray] = {}
+        self._mel: dict[tuple, torch.Tensor] = {}
+
+    def video(self, encoder: Encoder, chunk, clip_seconds: float) -> np.ndarray:
+        """uint8 ``(B, T, H, W, 3)``."""
+        spec = encoder.video_spec
+        out = []
+        for _, s, _ in chunk:
+            key = (spec, str(s.file), s.start, min(clip_seconds, s.end - s.start))
+            if key not in self._video:
+                self._video[key] = encoder.read_video(s.file, s.start, key[3])
+            out.append(self._video[key])
+        return np.stack(out)
+
+    def mel(self, encoder: Encoder, chunk, clip_seconds: float) -> torch.Tensor:
+        """Log-mel ``(B, C, n_mels, frames)`` of each (shot, language) of the chunk."""
+        spec = encoder.audio_spec
+        keys = [(spec, str(s.file), s.start, min(clip_seconds, s.end - s.start), lang)
+                for _, s, lang in chunk]
+        missing = [(k, s) for k, (_, s, _) in zip(keys, chunk) if k not in self._mel]
+        if missing:
+            count = round(clip_seconds * spec.sample_rate)
+            waves = np.zeros((len(missing), spec.channels, count), dtype=np.float32)
+            for j, (key, s) in enumerate(missing):
+                w = encoder.read_audio(s.file, s.start, key[3], track=key[4])
+                waves[j, :, : w.shape[1]] = w[:, :count]
+            for (key, _), mel in zip(missing, encoder.mel(torch.from_numpy(waves)).cpu()):
+                self._mel[key] = mel
+        return torch.stack([self._mel[k] for k in keys])
+
+
 def embed_shots(encoder: Encoder, shots: list[Shot], clip_seconds: float = 3.0,
-                batch_size: int = 16, desc: str = "embed shots") -> ShotEmbeddings:
+                batch_size: int = 16, desc: str = "embed shots",
+                inputs: ClipInputs | None = None) -> ShotEmbeddings:
+    """Backbone features (and projections) of every shot's video and language tracks;
+    `inputs` keeps the decoded clips for the next checkpoint (default: a fresh one)."""
     out = ShotEmbeddings()
     model = encoder.model
+    inputs = inputs if inputs is not None else ClipInputs()
     jobs: list[tuple[str, Shot, str | None]] = []
     for shot in shots:
         if encoder.video_dim is not None:
@@ -82,7 +124,10 @@ def embed_shots(encoder: Encoder, shots: list[Shot], clip_seconds: float = 3.0,
         mine = [j for j in jobs if j[0] == modality]
         for i in range(0, len(mine), batch_size):
             chunk = mine[i:i + batch_size]
-            feats = _embed_chunk(encoder, modality, chunk, clip_seconds)
+            if modality == "video":  # average over crops
+                feats = encoder.video(inputs.video(encoder, chunk, clip_seconds)).mean(dim=1)
+            else:
+                feats = encoder.audio_from_mel(inputs.mel(encoder, chunk, clip_seconds))
             head = model.video_head if modality == "video" else model.audio_head
             proj = _project(head, feats)
             for j, (_, shot, lang) in enumerate(chunk):
@@ -93,20 +138,6 @@ def embed_shots(encoder: Encoder, shots: list[Shot], clip_seconds: float = 3.0,
             bar.update(len(chunk))
     bar.close()
     return out
-
-
-def _embed_chunk(encoder: Encoder, modality: str, chunk, clip_seconds: float) -> torch.Tensor:
-    if modality == "video":
-        clips = np.stack([encoder.read_video(s.file, s.start, min(clip_seconds, s.end - s.start))
-                          for _, s, _ in chunk])
-        return encoder.video(clips).mean(dim=1)  # average over crops
-    spec = encoder.audio_spec
-    count = round(clip_seconds * spec.sample_rate)
-    waves = np.zeros((len(chunk), spec.channels, count), dtype=np.float32)
-    for j, (_, s, lang) in enumerate(chunk):
-        w = encoder.read_audio(s.file, s.start, min(clip_seconds, s.end - s.start), track=lang)
-        waves[j, :, : w.shape[1]] = w[:, :count]
-    return encoder.audio(torch.from_numpy(waves))
 
 
 @torch.inference_mode()

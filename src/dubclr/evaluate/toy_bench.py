@@ -26,7 +26,7 @@ from dubclr.evaluate.encoder import load_encoder
 from dubclr.evaluate.probe_data import ProbeInputError, build_dataset
 from dubclr.evaluate.probes import ProbeConfig, run_probe
 from dubclr.evaluate.retrieval import cross_language_retrieval
-from dubclr.evaluate.shots import Shot, ShotEmbeddings, embed_shots, read_corpus
+from dubclr.evaluate.shots import ClipInputs, Shot, ShotEmbeddings, embed_shots, read_corpus
 
 
 @dataclass(frozen=True)
@@ -86,30 +86,39 @@ def task_rows(task: ToyTask, shots: list[Shot], emb: ShotEmbeddings,
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus_dir: str | Path, probe_cfg: ProbeConfig,
-                        device: str = "cpu", shots: list[Shot] | None = None) -> dict:
-    """All toy tasks and retrieval for one checkpoint."""
+                        device: str = "cpu", shots: list[Shot] | None = None,
+                        inputs: ClipInputs | None = None) -> dict:
+    """All toy tasks and retrieval for one checkpoint (`inputs`: clips decoded for an
+    earlier checkpoint, reused where the preprocessing is the same)."""
     if shots is None:
         _, shots = read_corpus(corpus_dir)
     encoder = load_encoder(checkpoint, device=device)
-    emb = embed_shots(encoder, shots, desc=f"embed {Path(checkpoint).name}")
+    emb = embed_shots(encoder, shots, desc=f"embed {Path(checkpoint).name}", inputs=inputs)
     folds, held_out = title_folds(shots)
     results: dict = {"held_out_titles": held_out, "tasks": {}}
     for task in TASKS:
         rows, feats = task_rows(task, shots, emb, folds)
-        if not rows:
-            results["tasks"][task.name] = None  # the model lacks the tower this task needs
-            continue
-        cfg = replace(probe_cfg, kind=task.probe)
-        try:
-            data = build_dataset(feats, rows, task="multiclass")
-        except ProbeInputError as exc:
-            results["tasks"][task.name] = {"error": str(exc)}
-            continue
-        res = run_probe(data, cfg, desc=task.name)
-        res["chance"] = float(np.max(np.bincount(data.y)) / len(data.y))  # majority class
-        results["tasks"][task.name] = res
+        results["tasks"][task.name] = run_task(task, rows, feats, probe_cfg)
     results["retrieval"] = cross_language_retrieval(shots, emb)
     return results
+
+
+def run_task(task: ToyTask, rows: list[dict], feats: dict[str, np.ndarray],
+             probe_cfg: ProbeConfig) -> dict | None:
+    """The task's probe on its rows; None without rows (the model lacks the tower the task
+    needs), ``{"error": ...}`` when the rows cannot make a probe dataset."""
+    if not rows:
+        return None
+    try:
+        data = build_dataset(feats, rows, task="multiclass")
+    except ProbeInputError as exc:
+        return {"error": str(exc)}
+    small = [s.name for s in data.splits if len(s.train) < 2]
+    if small:  # too few titles: the probe's BatchNorm needs two training samples
+        return {"error": f"split(s) {', '.join(small)} have fewer than 2 training samples"}
+    res = run_probe(data, replace(probe_cfg, kind=task.probe), desc=task.name)
+    res["chance"] = float(np.max(np.bincount(data.y)) / len(data.y))  # majority class
+    return res
 
 
 def variant_name(checkpoint: str | Path) -> str:
@@ -128,10 +137,11 @@ def run_toy_bench(checkpoints: list[str | Path], corpus_dir: str | Path,
     if len(set(names)) != len(names):  # two runs with the same folder name
         names = [f"{n}#{i}" for i, n in enumerate(names)]
     labels, shots = read_corpus(corpus_dir)
-    variants = {}
+    variants, inputs = {}, ClipInputs()  # every clip decoded once for all checkpoints
     for name, ckpt in zip(names, checkpoints):
         variants[name] = {"checkpoint": str(ckpt),
-                          **evaluate_checkpoint(ckpt, corpus_dir, probe_cfg, device, shots)}
+                          **evaluate_checkpoint(ckpt, corpus_dir, probe_cfg, device, shots,
+                                                inputs)}
     return {"corpus": str(Path(corpus_dir).resolve()), "titles": len(labels["titles"]),
             "shots": len(shots), "tasks": [t.__dict__ for t in TASKS], "variants": variants,
             "seeds": list(probe_cfg.seeds)}

@@ -22,19 +22,16 @@ from dubclr.errors import ConfigError, DubclrError
 from dubclr.media.languages import language_name, to_iso639_2
 from dubclr.media.writer import AudioTrack, write_audio, write_title
 from dubclr.progress import progress
-from dubclr.synth.dialogue import (
-    draw_speakers,
-    mouth_openings,
-    place_lines,
-    speech_track,
-    write_srt,
-)
+from dubclr.synth.dialogue import mouth_openings, speech_track, write_srt
 from dubclr.synth.phrasebook import LANGUAGES as PHRASEBOOK_LANGUAGES
 from dubclr.synth.phrasebook import PHRASES
-from dubclr.synth.scenes import SCENE_CLASSES, ShotRenderer, draw_look
-from dubclr.synth.sounds import SCENE_SOUNDS, SOUND_CLASSES, render_bed
+from dubclr.synth.plan import TitlePlan, plan_toy_title
+from dubclr.synth.scenes import SCENE_CLASSES, ShotRenderer
+from dubclr.synth.sounds import SOUND_CLASSES, render_bed
+from dubclr.synth.study_world import plan_study_title, world_label
 
 LABELS_VERSION = 1
+WORLDS = ("toy", "study")
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,7 @@ class CorpusOptions:
     sample_rate: int = 48000
     audio_codec: str = "flac"
     max_lines_per_shot: int = 2
+    world: str = "toy"  # toy | study (the controlled study's premise: synth/study_world.py)
     track_order: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -69,7 +67,7 @@ def build_corpus(out_dir: str | Path, titles: int = 12, seed: int = 0,
     """Build the corpus into `out_dir`; returns the path of its `labels.json`.
 
     `options` are the other `CorpusOptions` fields (shots, shot_seconds, title_seconds, size,
-    fps, sample_rate, original_language, audio_codec, max_lines_per_shot).
+    fps, sample_rate, original_language, audio_codec, max_lines_per_shot, world).
     """
     opts = CorpusOptions(titles=titles, seed=seed, languages=tuple(languages),
                          **_tuples(options))
@@ -87,6 +85,7 @@ def build_corpus(out_dir: str | Path, titles: int = 12, seed: int = 0,
     document = {
         "version": LABELS_VERSION, "seed": opts.seed, "languages": list(opts.languages),
         "scene_classes": list(SCENE_CLASSES), "sound_classes": list(SOUND_CLASSES),
+        "world": world_label() if opts.world == "study" else {"name": "toy"},
         "build": {k: v for k, v in asdict(opts).items() if k not in ("seed", "track_order")},
         "titles": labels,
     }
@@ -114,15 +113,13 @@ def _build_title_job(args: tuple) -> tuple[int, dict]:
 
 
 def build_title(opts: CorpusOptions, index: int, out: Path) -> dict:
-    """Render, speak and write one title; returns its entry of `labels.json`."""
+    """Plan, render, speak and write one title; returns its entry of `labels.json`."""
     rng = np.random.default_rng([opts.seed, index])
     name = f"title_{index:03d}"
     fps, rate = opts.fps, opts.sample_rate
-    speakers = draw_speakers(rng, int(rng.integers(1, 4)))
-    shots, looks = _plan_shots(rng, opts, len(speakers))
-    shot_speakers = [[speakers[i] for i in shot["speakers_idx"]] for shot in shots]
-    lines = place_lines(rng, shots, shot_speakers, opts.track_order, rate, opts.max_lines_per_shot)
-    num_frames = shots[-1]["end_frame"]
+    plan = plan_study_title(rng, opts) if opts.world == "study" else plan_toy_title(rng, opts)
+    shots, lines = plan.shots, plan.lines
+    num_frames = plan.num_frames
     num_samples = num_frames * rate // fps
 
     bed = np.concatenate([
@@ -133,10 +130,12 @@ def build_title(opts: CorpusOptions, index: int, out: Path) -> dict:
     speech = {lang: speech_track(lines, lang, num_samples, rate) for lang in opts.track_order}
     mouths = {i: mouth_openings(speech_track(lines, opts.original_language, num_samples, rate,
                                              speaker=s.id), rate, fps, num_frames)
-              for i, s in enumerate(speakers)}
+              for i, s in enumerate(plan.speakers)}
 
     stems_dir = out / "stems" / name
     write_audio(stems_dir / "background.wav", bed, rate)
+    if opts.world == "study":  # the speech-removed track, where `dubclr index` looks first
+        write_audio(out / f"{name}.separated.flac", bed, rate)
     for lang in opts.track_order:
         write_audio(stems_dir / f"speech.{lang}.wav", speech[lang], rate)
         write_srt(out / f"{name}.{lang}.srt", lines, lang, rate)
@@ -146,62 +145,51 @@ def build_title(opts: CorpusOptions, index: int, out: Path) -> dict:
                                f"({'original' if lang == opts.original_language else 'dub'})")
               for lang in opts.track_order]
     width, height = opts.size
-    write_title(out / f"{name}.mkv", _frames(shots, looks, mouths, width, height), fps, tracks,
+    write_title(out / f"{name}.mkv", _frames(plan, mouths, width, height), fps, tracks,
                 metadata={"title": name})
-    return _title_label(name, opts, speakers, shots, lines)
+    return _title_label(name, opts, plan)
 
 
-def _plan_shots(rng: np.random.Generator, opts: CorpusOptions, num_speakers: int):
-    count = int(rng.integers(opts.shots[0], opts.shots[1] + 1))
-    low, high = opts.shot_seconds
-    mean = float(np.clip(opts.title_seconds / count, low, high))
-    seconds = np.clip(mean * rng.uniform(0.6, 1.4, size=count), low, high)
-    shots, looks, frame, scene, look = [], [], 0, None, None
-    for k in range(count):
-        choices = [s for s in SCENE_CLASSES if s != scene]
-        scene = choices[int(rng.integers(len(choices)))]
-        look = draw_look(rng, scene, look)
-        who = sorted(int(i) for i in rng.choice(num_speakers, int(rng.integers(1, num_speakers + 1)),
-                                                replace=False))
-        length = max(1, int(round(seconds[k] * opts.fps)))
-        shots.append({"index": k, "start_frame": frame, "end_frame": frame + length,
-                      "start": round(frame / opts.fps, 3), "end": round((frame + length) / opts.fps, 3),
-                      "scene": scene, "sound": SCENE_SOUNDS[scene], "speakers_idx": who})
-        looks.append(look)
-        frame += length
-    return shots, looks
-
-
-def _frames(shots, looks, mouths, width, height):
-    for shot, look in zip(shots, looks):
+def _frames(plan: TitlePlan, mouths, width, height):
+    for shot, look in zip(plan.shots, plan.looks):
         length = shot["end_frame"] - shot["start_frame"]
-        renderer = ShotRenderer(look, width, height, length, shot["speakers_idx"])
+        renderer = ShotRenderer(look, width, height, length, shot["speakers_idx"],
+                                plan.face_colours, plan.faces)
         for k in range(length):
             g = shot["start_frame"] + k
             yield renderer.frame(k, {i: float(mouths[i][g]) for i in shot["speakers_idx"]})
 
 
-def _title_label(name, opts, speakers, shots, lines) -> dict:
+def _title_label(name, opts, plan: TitlePlan) -> dict:
     rate = opts.sample_rate
-    return {
+    speakers, shots = plan.speakers, plan.shots
+    extra = plan.speaker_labels or [{} for _ in speakers]
+    label = {
         "id": name, "file": f"{name}.mkv", "duration": shots[-1]["end"],
         "original_language": opts.original_language,
-        "speakers": [s.label() for s in speakers],
+        "speakers": [{**s.label(), **more} for s, more in zip(speakers, extra)],
         "shots": [{"index": s["index"], "start": s["start"], "end": s["end"], "scene": s["scene"],
-                   "sound": s["sound"], "speakers": [speakers[i].id for i in s["speakers_idx"]]}
+                   "sound": s["sound"], "speakers": [speakers[i].id for i in s["speakers_idx"]],
+                   **({"location": s["location"], "partner": speakers[s["partner"]].id}
+                      if "location" in s else {})}
                   for s in shots],
         "dialogue": [{"shot": line.shot, "speaker": line.speaker, "phrase": line.phrase,
                       "text": {lang: PHRASES[line.phrase][lang] for lang in opts.track_order},
                       "segments": {lang: [round(x, 3) for x in line.segment(lang, rate)]
                                    for lang in opts.track_order}}
-                     for line in lines],
+                     for line in plan.lines],
         "stems": {"background": f"stems/{name}/background.wav",
                   "speech": {lang: f"stems/{name}/speech.{lang}.wav" for lang in opts.track_order}},
         "subtitles": {lang: f"{name}.{lang}.srt" for lang in opts.track_order},
     }
+    if opts.world == "study":
+        label["separated"] = f"{name}.separated.flac"
+    return label
 
 
 def _validate(opts: CorpusOptions) -> None:
+    if opts.world not in WORLDS:
+        raise ConfigError(f"world must be one of {', '.join(WORLDS)}, got {opts.world!r}")
     unknown = [lang for lang in opts.languages if lang not in PHRASEBOOK_LANGUAGES]
     if unknown or not opts.languages:
         raise ConfigError(f"languages {unknown or '[]'} not available; choose from "
@@ -241,7 +229,8 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
         if not overwrite:
             raise DubclrError(f"{out} already holds a corpus (labels.json); pass --force "
                               f"(overwrite=True) to rebuild it, or choose another folder")
-        for old in list(out.glob("title_*.mkv")) + list(out.glob("title_*.srt")):
+        for old in [*out.glob("title_*.mkv"), *out.glob("title_*.srt"),
+                    *out.glob("title_*.separated.flac")]:
             old.unlink()
         shutil.rmtree(out / "stems", ignore_errors=True)
         (out / "labels.json").unlink()

@@ -1,17 +1,19 @@
 """Dialogue of a title: lines placed in shots, spoken in every language, plus SRT files.
 
-Every language version of a line starts when the original does (as a dub would), so the
-line's slot is as long as its longest rendering; a line that does not fit its shot is swapped
-for a shorter one or left out.
+In the toy world every language version of a line starts when the original does (as a dub
+would), so the line's slot is as long as its longest rendering; a line that does not fit its
+shot is swapped for a shorter one or left out. The study world (`study_world.py`) re-times
+and re-voices its dubs: a line then carries a per-language onset offset.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import butter, sosfilt
 
 from dubclr.media import resample
 from dubclr.media.subtitles import format_srt
@@ -22,15 +24,23 @@ LINE_PEAK = 0.6
 _SILENCE = 0.01  # amplitude below which TTS lead-in and tail are trimmed
 
 
+# Voice timbres: a formant region boosted 12 dB, as recognisable as a face (study world).
+TIMBRE_HZ = (250.0, 450.0, 800.0, 1400.0, 2500.0, 4000.0)
+
+
 @dataclass(frozen=True)
 class Speaker:
     id: str
     variant: str
     pitch: int
     rate: int
+    timbre: int | None = None  # index into TIMBRE_HZ; None: espeak-ng's voice as it is
 
     def label(self) -> dict:
-        return {"id": self.id, "voice": self.variant, "pitch": self.pitch, "rate": self.rate}
+        out = {"id": self.id, "voice": self.variant, "pitch": self.pitch, "rate": self.rate}
+        if self.timbre is not None:
+            out["timbre"] = self.timbre
+        return out
 
 
 @dataclass
@@ -38,11 +48,17 @@ class Line:
     shot: int
     speaker: str
     phrase: int
-    start: float  # seconds in the title, the same in every language
+    start: float  # seconds in the title: the original's onset
     audio: dict[str, np.ndarray]  # language -> samples at the title's rate
+    offsets: dict[str, float] = field(default_factory=dict)  # language -> onset - start
+
+    def begin(self, language: str) -> float:
+        """Onset of the line in `language` (the original's unless the dub was re-timed)."""
+        return round(self.start + self.offsets.get(language, 0.0), 3)
 
     def segment(self, language: str, sample_rate: int) -> tuple[float, float]:
-        return self.start, self.start + len(self.audio[language]) / sample_rate
+        begin = self.begin(language)
+        return begin, begin + len(self.audio[language]) / sample_rate
 
 
 def draw_speakers(rng: np.random.Generator, count: int) -> list[Speaker]:
@@ -54,14 +70,19 @@ def draw_speakers(rng: np.random.Generator, count: int) -> list[Speaker]:
 
 @functools.lru_cache(maxsize=4096)
 def spoken(text: str, language: str, variant: str, pitch: int, rate: int,
-           sample_rate: int) -> np.ndarray:
-    """TTS of one line at `sample_rate`, silence trimmed, peak-normalised to `LINE_PEAK`."""
+           sample_rate: int, timbre: int | None = None) -> np.ndarray:
+    """TTS of one line at `sample_rate`, silence trimmed, with the `timbre`'s formant region
+    boosted (`TIMBRE_HZ`), peak-normalised to `LINE_PEAK`."""
     samples, native_rate = synthesize(text, language, voice=variant, pitch=pitch, rate=rate)
     loud = np.nonzero(np.abs(samples) > _SILENCE)[0]
     if len(loud) == 0:
         return np.zeros(0, dtype=np.float32)
     samples = samples[max(loud[0] - 100, 0):loud[-1] + 100]
     samples = resample(samples, native_rate, sample_rate)
+    if timbre is not None:
+        sos = butter(2, [TIMBRE_HZ[timbre] / 1.4, TIMBRE_HZ[timbre] * 1.4], btype="bandpass",
+                     fs=sample_rate, output="sos")
+        samples = samples + 3.0 * sosfilt(sos, samples)
     samples = (samples * (LINE_PEAK / max(float(np.abs(samples).max()), 1e-6))).astype(np.float32)
     samples.setflags(write=False)  # cached and shared: nobody may change it
     return samples
@@ -108,7 +129,7 @@ def speech_track(lines: list[Line], language: str, num_samples: int, sample_rate
         if speaker is not None and line.speaker != speaker:
             continue
         audio = line.audio[language]
-        start = int(round(line.start * sample_rate))
+        start = int(round(line.begin(language) * sample_rate))
         end = min(num_samples, start + len(audio))
         track[start:end] += audio[: end - start]
     return track
@@ -126,6 +147,6 @@ def mouth_openings(speech: np.ndarray, sample_rate: int, fps: int, num_frames: i
 def write_srt(path: Path, lines: list[Line], language: str, sample_rate: int) -> Path:
     """SubRip subtitles of one language."""
     cues = [(*line.segment(language, sample_rate), PHRASES[line.phrase][language])
-            for line in sorted(lines, key=lambda x: x.start)]
+            for line in sorted(lines, key=lambda x: x.begin(language))]
     path.write_text(format_srt(cues), encoding="utf-8")
     return path

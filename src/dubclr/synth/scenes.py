@@ -7,6 +7,7 @@ Brightness, texture grain and palette vary per shot so a cut detector sees every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,12 +55,26 @@ def draw_look(rng: np.random.Generator, scene: str, previous: ShotLook | None) -
                     pan=round(float(rng.uniform(-1.5, 1.5)), 2), seed=int(rng.integers(2**31)))
 
 
+@dataclass(frozen=True)
+class FaceLayout:
+    """Where faces go: `radius` as a fraction of the height; faces are spread evenly over
+    the central `span` of the width (1: the whole width, the toy world's wide shots)."""
+
+    radius: float = 0.16
+    span: float = 1.0
+
+
 class ShotRenderer:
     """Renders the frames of one shot: `frame(k, mouths)` -> uint8 `(H, W, 3)`."""
 
     def __init__(self, look: ShotLook, width: int, height: int, num_frames: int,
-                 speakers: list[int]) -> None:
+                 speakers: list[int],
+                 face_colours: Sequence[tuple[float, float, float]] | None = None,
+                 faces: FaceLayout | None = None) -> None:
+        """`face_colours[i]` is speaker i's face (default: three fixed colours by index)."""
         self.look, self.width, self.height = look, width, height
+        self.face_colours = tuple(face_colours) if face_colours else _SPEAKER_COLOURS
+        self.faces = faces or FaceLayout()
         self.rng = np.random.default_rng(look.seed)
         margin = int(abs(look.pan) * num_frames) + 2
         self.backdrop = self._backdrop(width + margin, height)
@@ -158,14 +173,14 @@ class ShotRenderer:
 
     def _face(self, image: np.ndarray, slot: int, count: int, speaker: int, opening: float) -> None:
         h, w, _ = image.shape
-        cx = w * (slot + 1) / (count + 1)
-        cy, radius = h * 0.62, h * 0.16
+        cx = w * (0.5 + self.faces.span * ((slot + 1) / (count + 1) - 0.5))
+        cy, radius = h * 0.62, h * self.faces.radius
         x0, x1 = int(max(cx - radius, 0)), int(min(cx + radius + 1, w))
         y0, y1 = int(max(cy - radius, 0)), int(min(cy + radius + 1, h))
         yy, xx = self.yy[y0:y1, x0:x1], self.xx[y0:y1, x0:x1]
         patch = image[y0:y1, x0:x1]
         head = (xx - cx) ** 2 + (yy - cy) ** 2 < radius ** 2
-        patch[head] = _SPEAKER_COLOURS[speaker % len(_SPEAKER_COLOURS)]
+        patch[head] = self.face_colours[speaker % len(self.face_colours)]
         for ex in (-0.35, 0.35):  # eyes
             eye = (xx - cx - ex * radius) ** 2 + (yy - cy + 0.3 * radius) ** 2 < (0.1 * radius) ** 2
             patch[eye] = (0.05, 0.05, 0.05)
