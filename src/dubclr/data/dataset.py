@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from dubclr.data.catalog import ShotRecord
-from dubclr.data.clips import square_clip
+from dubclr.data.clips import square_planes
 from dubclr.data.config import DataConfig
 from dubclr.data.sampler import BatchItem
 from dubclr.errors import DubclrError
@@ -141,10 +141,15 @@ class QuadrupletDataset(torch.utils.data.Dataset):
         return self.square(frames, rng)
 
     def square(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """``(T, H, W, 3)`` -> uint8 ``(3, T, S, S)``: the square of :func:`square_clip`
-        (drawn from ``rng`` in training, centred else)."""
-        frames = square_clip(frames, self.frame_size, rng if self.train else None)
-        return torch.from_numpy(np.ascontiguousarray(frames.transpose(3, 0, 1, 2)))
+        """``(T, H, W, 3)`` (as ``read_video`` returns) -> uint8 ``(3, T, S, S)``."""
+        return self.square_planes(frames.transpose(3, 0, 1, 2), rng)
+
+    def square_planes(self, planes: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """``(3, T, H, W)`` -> uint8 ``(3, T, S, S)``: the square of
+        :func:`dubclr.data.clips.square_planes` (drawn from ``rng`` in training, centred
+        else)."""
+        square = square_planes(planes, self.frame_size, rng if self.train else None)
+        return torch.from_numpy(np.ascontiguousarray(square))
 
     def _audio(self, path: str, start: float, track: int | None) -> torch.Tensor:
         """float32 ``(C, N)``, folded to ``audio.channels`` by the one downmix."""

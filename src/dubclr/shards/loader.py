@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from dubclr.data.catalog import Catalog, ShotRecord
-from dubclr.data.clips import square_planes
 from dubclr.data.config import DataConfig
 from dubclr.data.dataset import QuadrupletDataset
 from dubclr.data.loader import TrainLoader
@@ -55,18 +54,12 @@ class ShardQuadrupletDataset(QuadrupletDataset):
                                   video=video, planar=True)
         out: dict = {}
         if video:  # the squares in the originals path's order: v_p's, then v_s's
-            out["video_p"] = self._square_planes(sample.video[0], rng)
-            out["video_s"] = self._square_planes(sample.video[1], rng)
+            out["video_p"] = self.square_planes(sample.video[0], rng)
+            out["video_s"] = self.square_planes(sample.video[1], rng)
         out["audio_p"] = _tensor(sample.audio[0])
         if audio[1] is not None:
             out["audio_s"] = _tensor(sample.audio[1])
         return out
-
-
-    def _square_planes(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """``(3, T, H, W)`` -> uint8 ``(3, T, S, S)``: :meth:`square`'s cut, from planes."""
-        square = square_planes(frames, self.frame_size, rng if self.train else None)
-        return torch.from_numpy(np.ascontiguousarray(square))
 
 
 def build_train_loader(cfg: DataConfig, *, rank: int = 0, world_size: int = 1,
